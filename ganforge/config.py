@@ -1,0 +1,178 @@
+"""One typed config. Presets are data (presets.toml); a config file and command-line flags override them.
+
+Layers, later wins: dataclass defaults < preset < --config FILE < flags. Unknown keys and wrong types
+are errors. The resolved config is saved with every run and every checkpoint.
+"""
+import dataclasses
+import json
+import tomllib
+import typing
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+from .errors import GanforgeError
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    arch: str = "seed"  # network family; "seed" is the seed's DCGAN-style pair
+    resolution: int = 128  # pixels per side: 32, 64, 128 (the seed's) or 256
+    latent_dim: int = 100  # size of z; the seed does not say, 100 is DCGAN's
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    lr_d: float = 1e-4  # D's Adam learning rate
+    lr_g: float = 1e-4  # G's Adam learning rate (the seed uses D's for the stacked model)
+    beta1: float = 0.05  # the seed's (sic); DCGAN uses 0.5
+    beta2: float = 0.999
+    eps: float = 1e-7  # Keras' epsilon: added to sqrt(v) before v's bias correction
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    source: str = "shapes"  # a folder, a .zip, or a built-in dataset: shapes, emoji
+    flip: bool = False  # random horizontal flips of real images
+    shapes_size: int = 10000  # images in the built-in shapes dataset
+    workers: int = 0  # processes decoding a folder the first time; 0 = one per core
+    cache_dir: str = ""  # where decoded images are cached; "" = $XDG_CACHE_HOME/ganforge
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    procedure: str = "seed"  # the training iteration; "seed" is D-real, D-fake, G-through-frozen-D
+    batch_size: int = 32  # real images per D step (and fakes per D step, and z per G step)
+    iterations: int = 10000  # each is three optimizer steps
+    seed: int = 0  # same seed on CPU => same run, bit for bit
+    device: str = "auto"  # auto, cpu, cuda, cuda:N
+    log_every: int = 10  # iterations between metric log lines
+    sample_every: int = 500  # iterations between sample grids; 0 = only at the end
+    checkpoint_every: int = 1000  # iterations between checkpoints; 0 = only at the end
+    keep_checkpoints: int = 3  # the last K checkpoints are kept
+
+
+@dataclass(frozen=True)
+class Config:
+    model: ModelConfig = field(default_factory=ModelConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict, where: str = "config") -> "Config":
+        return _build(cls, values, where)
+
+    def merged(self, values: dict, where: str) -> "Config":
+        """A copy with `values` (nested sections, or dotted keys "train.batch_size") laid over it."""
+        return _build(Config, _deep_update(self.to_dict(), _nest(values, where), where), where)
+
+
+def _nest(values: dict, where: str) -> dict:
+    nested: dict = {}
+    for key, value in values.items():
+        parts = key.split(".")
+        node = nested
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise GanforgeError(f"{where}: {key!r} mixes a section and a value")
+        if isinstance(value, dict):
+            node.setdefault(parts[-1], {}).update(_nest(value, where))
+        else:
+            node[parts[-1]] = value
+    return nested
+
+
+def _deep_update(base: dict, update: dict, where: str) -> dict:
+    out = dict(base)
+    for key, value in update.items():
+        if key not in base:
+            known = ", ".join(sorted(base))
+            raise GanforgeError(f"{where}: unknown setting {key!r} (known: {known})")
+        out[key] = _deep_update(base[key], value, where) if isinstance(base[key], dict) else value
+    return out
+
+
+def _build(cls, values: dict, where: str):
+    if not isinstance(values, dict):
+        raise GanforgeError(f"{where}: expected a table of settings for {cls.__name__}, got {values!r}")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(values) - names
+    if unknown:
+        raise GanforgeError(f"{where}: unknown setting(s) {sorted(unknown)} (known: {sorted(names)})")
+    kwargs = {}
+    for name, value in values.items():
+        kind = hints[name]
+        if dataclasses.is_dataclass(kind):
+            kwargs[name] = _build(kind, value, f"{where}.{name}")
+        else:
+            kwargs[name] = _coerce(value, kind, f"{where}: {name}")
+    return cls(**kwargs)
+
+
+def _coerce(value, kind, where: str):
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "false", "1", "0", "yes", "no"):
+            return value.lower() in ("true", "1", "yes")
+    elif kind is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, str):
+            try:
+                return int(value)
+            except ValueError:
+                pass
+    elif kind is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, str):
+            try:
+                return float(value)
+            except ValueError:
+                pass
+    elif kind is str:
+        if isinstance(value, str):
+            return value
+    raise GanforgeError(f"{where} must be {kind.__name__}, got {value!r}")
+
+
+def preset_table() -> dict[str, dict]:
+    """The presets shipped in ganforge/presets.toml: name -> {"about": ..., settings...}."""
+    text = resources.files("ganforge").joinpath("presets.toml").read_text()
+    return tomllib.loads(text)
+
+
+def preset_names() -> list[str]:
+    return list(preset_table())
+
+
+def load_config(preset: str = "seed", config_file: str | Path | None = None, overrides: dict | None = None) -> Config:
+    table = preset_table()
+    if preset not in table:
+        raise GanforgeError(f"unknown preset {preset!r}; choose one of: {', '.join(table)}")
+    settings = {k: v for k, v in table[preset].items() if k != "about"}
+    config = Config().merged(settings, f"preset {preset!r}")
+    if config_file is not None:
+        config = config.merged(read_config_file(config_file), str(config_file))
+    if overrides:
+        config = config.merged(overrides, "command line")
+    return config
+
+
+def read_config_file(path: str | Path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise GanforgeError(f"{path}: no such config file")
+    try:
+        if path.suffix == ".json":
+            return json.loads(path.read_text())
+        return tomllib.loads(path.read_text())
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise GanforgeError(f"{path}: not a valid {'JSON' if path.suffix == '.json' else 'TOML'} file ({exc})") from exc

@@ -1,0 +1,131 @@
+"""Training data: a folder or .zip of images, or a built-in dataset, as one uint8 array in memory."""
+import os
+import sys
+from dataclasses import dataclass
+from multiprocessing import get_context
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from ..config import DataConfig
+from ..errors import GanforgeError
+from . import cache
+from .images import decode_item, list_folder_images, list_zip_images
+
+BUILT_IN = ("shapes", "emoji")
+
+
+@dataclass
+class ImageSet:
+    pixels: np.ndarray  # (N, H, W, 3) uint8, possibly memory-mapped
+    labels: np.ndarray | None  # (N,) mode labels, for built-in datasets that have them
+    name: str
+    skipped: int = 0  # files that could not be decoded
+
+    def __len__(self) -> int:
+        return len(self.pixels)
+
+
+def load_images(config: DataConfig, resolution: int, log=print) -> ImageSet:
+    """Decode (or read from the cache) every usable image of config.source at `resolution`."""
+    cache_dir = Path(config.cache_dir) if config.cache_dir else cache.default_cache_dir()
+    if config.source == "shapes":
+        return _built_in(cache_dir, ["shapes", resolution, config.shapes_size], log, lambda: _make_shapes(config, resolution))
+    if config.source == "emoji":
+        return _built_in(cache_dir, ["emoji", resolution], log, lambda: _make_emoji(resolution))
+    return _load_files(Path(config.source), resolution, cache_dir, config.workers, log)
+
+
+def _make_shapes(config: DataConfig, resolution: int):
+    from .shapes import make_shapes
+
+    return make_shapes(resolution, config.shapes_size)
+
+
+def _make_emoji(resolution: int):
+    from .emoji import make_emoji
+
+    pixels, _ = make_emoji(resolution)
+    return pixels, None
+
+
+def _built_in(cache_dir: Path, description: list, log, make) -> ImageSet:
+    key = cache.cache_key(description)
+    hit = cache.load(cache_dir, key)
+    if hit is not None:
+        pixels, meta = hit
+        labels = np.asarray(meta["labels"], dtype=np.int64) if meta.get("labels") is not None else None
+        return ImageSet(pixels, labels, description[0])
+    log(f"building the {description[0]} dataset at {description[1]} px (cached afterwards in {cache_dir})")
+    pixels, labels = make()
+    try:
+        cache.save(cache_dir, key, pixels, {"labels": None if labels is None else labels.tolist()})
+    except OSError as exc:
+        log(f"warning: could not write the cache in {cache_dir}: {exc}")
+    return ImageSet(pixels, labels, description[0])
+
+
+def _load_files(source: Path, resolution: int, cache_dir: Path, workers: int, log) -> ImageSet:
+    if not source.exists():
+        raise GanforgeError(f"{source}: no such folder or file (use a folder of images, a .zip, or one of {', '.join(BUILT_IN)})")
+    if source.is_dir():
+        files = list_folder_images(source)
+        items = [(str(p), None, resolution) for p in files]
+        fingerprint = []
+        for p in files:
+            try:
+                stat = p.stat()
+            except OSError:  # a dangling symlink: decoding will skip it with a warning
+                stat = None
+            fingerprint.append((str(p.relative_to(source)), stat and stat.st_size, stat and stat.st_mtime_ns))
+    elif source.suffix.lower() == ".zip":
+        try:
+            members = list_zip_images(source)
+        except Exception as exc:
+            raise GanforgeError(f"{source}: not a readable zip file ({exc})") from exc
+        items = [(str(source), m, resolution) for m in members]
+        stat = source.stat()
+        fingerprint = [stat.st_size, stat.st_mtime_ns, members]
+    else:
+        raise GanforgeError(f"{source}: not a folder or a .zip file")
+    if not items:
+        raise GanforgeError(f"{source}: no image files found (looked for jpg, jpeg, png, webp, bmp, gif, tif, tiff)")
+
+    key = cache.cache_key([str(source.resolve()), resolution, fingerprint])
+    hit = cache.load(cache_dir, key)
+    if hit is not None:
+        pixels, meta = hit
+        if meta["skipped"]:
+            log(f"{len(meta['skipped'])} file(s) of {source} were skipped when first decoded (unreadable)")
+        return ImageSet(pixels, None, source.name, skipped=len(meta["skipped"]))
+
+    pixels, skipped = _decode_all(items, workers)
+    for name, reason in skipped:
+        log(f"warning: skipping {name}: {reason}")
+    if len(pixels) == 0:
+        raise GanforgeError(f"{source}: none of its {len(items)} image files could be decoded")
+    array = np.stack(pixels)
+    try:
+        cache.save(cache_dir, key, array, {"source": str(source), "skipped": skipped})
+    except OSError as exc:
+        log(f"warning: could not write the cache in {cache_dir}: {exc}")
+    return ImageSet(array, None, source.name, skipped=len(skipped))
+
+
+def _decode_all(items: list, workers: int) -> tuple[list[np.ndarray], list[tuple[str, str]]]:
+    """Decode in parallel worker processes; keep the input order so a dataset is the same on every run."""
+    workers = workers or os.cpu_count() or 1
+    progress = dict(total=len(items), desc="decoding", unit="img", disable=not sys.stderr.isatty() or len(items) < 64)
+    if workers > 1 and len(items) >= 64:
+        with get_context("spawn" if sys.platform == "darwin" else "fork").Pool(workers) as pool:
+            results = list(tqdm(pool.imap(decode_item, items, chunksize=16), **progress))
+    else:
+        results = [decode_item(item) for item in tqdm(items, **progress)]
+    pixels, skipped = [], []
+    for (path, member, _), (image, reason) in zip(items, results):
+        if image is None:
+            skipped.append((f"{path}:{member}" if member else path, reason))
+        else:
+            pixels.append(image)
+    return pixels, skipped

@@ -1,0 +1,35 @@
+"""Which real images make up each batch: a pure function of (seed, step), so resuming needs no state."""
+import numpy as np
+import torch
+
+
+class EpochSampler:
+    """Each epoch is a fresh permutation of the dataset, seeded by (seed, epoch); the last partial batch
+    of an epoch is dropped. With `rank`/`world_size`, each process takes its own slice of every batch."""
+
+    def __init__(self, num_images: int, batch_size: int, seed: int, rank: int = 0, world_size: int = 1):
+        global_batch = batch_size * world_size
+        if num_images < global_batch:
+            raise ValueError(f"the dataset has {num_images} images, fewer than one batch of {global_batch}")
+        self.num_images = num_images
+        self.batch_size = batch_size
+        self.seed = seed
+        self.rank = rank
+        self.world_size = world_size
+        self.batches_per_epoch = num_images // global_batch
+        self._epoch = -1
+        self._order = np.empty(0, dtype=np.int64)
+
+    def indices(self, step: int) -> np.ndarray:
+        epoch, batch = divmod(step, self.batches_per_epoch)
+        if epoch != self._epoch:
+            generator = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
+            self._order = torch.randperm(self.num_images, generator=generator).numpy()
+            self._epoch = epoch
+        start = (batch * self.world_size + self.rank) * self.batch_size
+        return np.sort(self._order[start : start + self.batch_size])  # sorted: faster reads from a memory map
+
+
+def to_training_tensor(pixels: np.ndarray) -> torch.Tensor:
+    """(B, H, W, 3) uint8 -> (B, 3, H, W) float32 in [-1, 1], matching G's tanh."""
+    return torch.from_numpy(np.ascontiguousarray(pixels)).permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0)

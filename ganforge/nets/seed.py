@@ -1,0 +1,112 @@
+"""The seed's DCGAN-style generator and discriminator, as one family over resolutions 32..256.
+
+At 128x128 these are the seed's Keras models layer for layer (see shared/seed/NOTES.md). Other
+resolutions keep the seed's widths at the high-resolution end and add or drop blocks at the other:
+G always starts from a 16x16x64 map and its last block has 64 filters; D's first block always has 64
+filters and D always flattens an 8x8 map.
+
+Both networks are channels-first. Keras flattens and reshapes channels-last; that difference is a
+fixed permutation of one Dense layer's rows (D) or columns (G), handled by ganforge.interop.keras.
+D returns logits: the seed's sigmoid is applied by its objective, which is the same maths.
+"""
+import math
+
+import torch
+from torch import nn
+
+from .layers import KerasBatchNorm, keras_dense, seed_conv
+
+SUPPORTED_RESOLUTIONS = (32, 64, 128, 256)
+G_START = 16  # G's first feature map is G_START x G_START x G_START_CHANNELS
+G_START_CHANNELS = 64
+D_END = 8  # D flattens a D_END x D_END map
+
+
+def _check_resolution(resolution: int) -> None:
+    if resolution not in SUPPORTED_RESOLUTIONS:
+        raise ValueError(f"resolution {resolution} is not supported; choose one of {SUPPORTED_RESOLUTIONS}")
+
+
+def generator_widths(resolution: int) -> list[int]:
+    """Filters of G's upsampling blocks: [256, 128, 64] at 128 px."""
+    _check_resolution(resolution)
+    n_blocks = int(math.log2(resolution // G_START))
+    return [64 * 2 ** (n_blocks - 1 - i) for i in range(n_blocks)]
+
+
+def discriminator_widths(resolution: int) -> list[int]:
+    """Filters of D's downsampling blocks: [64, 128, 256, 512] at 128 px."""
+    _check_resolution(resolution)
+    n_blocks = int(math.log2(resolution // D_END))
+    return [min(64 * 2**i, 512) for i in range(n_blocks)]
+
+
+class SeedGenerator(nn.Module):
+    """z (B, latent_dim) -> images (B, 3, resolution, resolution) in [-1, 1]."""
+
+    def __init__(self, latent_dim: int = 100, resolution: int = 128):
+        super().__init__()
+        self.latent_dim = latent_dim
+        self.resolution = resolution
+        start_features = G_START_CHANNELS * G_START * G_START
+        self.mapping = nn.Sequential(
+            keras_dense(latent_dim, 64),
+            nn.LeakyReLU(0.2),
+            keras_dense(64, 512),
+            nn.LeakyReLU(0.2),
+            keras_dense(512, start_features),
+            KerasBatchNorm(start_features),
+        )
+        self.start_norm = KerasBatchNorm(G_START_CHANNELS)
+        blocks = []
+        in_channels = G_START_CHANNELS
+        for i, width in enumerate(generator_widths(resolution)):
+            block = [seed_conv(in_channels, width), KerasBatchNorm(width), nn.LeakyReLU(0.2)]
+            if i == 0:
+                block.append(KerasBatchNorm(width))  # the seed has a second BN in its first block only
+            block.append(nn.Upsample(scale_factor=2, mode="nearest"))
+            blocks.append(nn.Sequential(*block))
+            in_channels = width
+        self.blocks = nn.Sequential(*blocks)
+        self.to_rgb = seed_conv(in_channels, 3)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        x = self.mapping(z)
+        x = x.view(-1, G_START_CHANNELS, G_START, G_START)  # (B, 64, 16, 16); Keras: (B, 16, 16, 64)
+        x = self.start_norm(x)
+        x = self.blocks(x)
+        return torch.tanh(self.to_rgb(x))
+
+
+class SeedDiscriminator(nn.Module):
+    """images (B, 3, resolution, resolution) -> logits (B, 1); the seed's D(x) is sigmoid(logits)."""
+
+    def __init__(self, resolution: int = 128):
+        super().__init__()
+        self.resolution = resolution
+        blocks = []
+        in_channels = 3
+        for width in discriminator_widths(resolution):
+            blocks.append(
+                nn.Sequential(seed_conv(in_channels, width), KerasBatchNorm(width), nn.LeakyReLU(0.2), nn.AvgPool2d(2))
+            )
+            in_channels = width
+        self.blocks = nn.Sequential(*blocks)
+        self.classifier = nn.Sequential(
+            nn.Flatten(),  # (B, C * 8 * 8) in (C, H, W) order; Keras flattens in (H, W, C) order
+            keras_dense(in_channels * D_END * D_END, 1024),
+            nn.LeakyReLU(0.2),
+            keras_dense(1024, 512),
+            nn.LeakyReLU(0.2),
+            keras_dense(512, 128),
+            nn.LeakyReLU(0.2),
+            keras_dense(128, 1),
+        )
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.blocks(images))
+
+
+def count_parameters(module: nn.Module) -> int:
+    """Parameters plus BN moving statistics: the number Keras' model.summary() prints."""
+    return sum(p.numel() for p in module.parameters()) + sum(b.numel() for b in module.buffers())

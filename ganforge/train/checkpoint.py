@@ -1,0 +1,67 @@
+"""Checkpoints: state dicts plus config, step and RNG states. Written atomically; loaded without running code."""
+import os
+import pickle
+import re
+from pathlib import Path
+
+import torch
+
+from ..errors import GanforgeError
+
+FORMAT = "ganforge-checkpoint-1"
+NAME = re.compile(r"^checkpoint-(\d{8})\.pt$")
+
+
+def checkpoint_dir(run_dir: Path) -> Path:
+    return Path(run_dir) / "checkpoints"
+
+
+def list_checkpoints(run_dir: Path) -> list[Path]:
+    """Complete checkpoints of a run, oldest first. Temporary files of an interrupted write are ignored."""
+    folder = checkpoint_dir(run_dir)
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if NAME.match(p.name))
+
+
+def save_checkpoint(run_dir: Path, state: dict, keep: int) -> Path:
+    """Write to a temporary file, flush it to disk, then rename: a kill at any moment leaves the last good one."""
+    folder = checkpoint_dir(run_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    final = folder / f"checkpoint-{state['step']:08d}.pt"
+    temporary = folder / f".{final.name}.tmp{os.getpid()}"
+    with open(temporary, "wb") as f:
+        torch.save({"format": FORMAT, **state}, f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(temporary, final)
+    for old in list_checkpoints(run_dir)[:-keep] if keep > 0 else []:
+        old.unlink(missing_ok=True)
+    return final
+
+
+def resolve_checkpoint(path: str | Path) -> Path:
+    """A checkpoint file, or a run folder (its latest checkpoint)."""
+    path = Path(path)
+    if path.is_dir():
+        found = list_checkpoints(path)
+        if not found:
+            raise GanforgeError(f"{path}: no checkpoint in this folder (expected {checkpoint_dir(path)}/checkpoint-*.pt)")
+        return found[-1]
+    if not path.is_file():
+        raise GanforgeError(f"{path}: no such checkpoint file or run folder")
+    return path
+
+
+def load_checkpoint(path: str | Path, map_location="cpu") -> dict:
+    """Load with weights_only=True: tensors and plain containers only, so a file that would run code is refused."""
+    path = resolve_checkpoint(path)
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as exc:
+        raise GanforgeError(f"{path}: refused: loading it would run code or it is not a ganforge checkpoint ({str(exc).splitlines()[0]})") from exc
+    except (RuntimeError, EOFError, OSError, ValueError) as exc:
+        raise GanforgeError(f"{path}: not a readable checkpoint, damaged or truncated ({str(exc).splitlines()[0]})") from exc
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise GanforgeError(f"{path}: not a ganforge checkpoint (no '{FORMAT}' marker)")
+    return state

@@ -1,0 +1,234 @@
+"""The run around the procedure: data, resume, logging, sample grids, checkpoints. One iteration is
+`seed_iteration` in procedure.py; this file only feeds it and records what it returns."""
+import json
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from ..config import Config
+from ..data import load_images
+from ..data.sampler import EpochSampler, to_training_tensor
+from ..errors import GanforgeError
+from ..nets import SeedDiscriminator, SeedGenerator
+from ..viz import plot_losses, save_grid
+from . import checkpoint as ckpt
+from .optim import KerasAdam
+from .procedure import GAN, seed_iteration
+
+PROCEDURES = {"seed": seed_iteration}
+SAMPLE_GRID_SIZE = 64
+# Settings that may change when a run is resumed; any other difference means a different experiment.
+RESUMABLE_CHANGES = {"train.iterations", "train.device", "train.log_every", "train.sample_every", "train.checkpoint_every", "train.keep_checkpoints", "data.workers", "data.cache_dir"}
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise GanforgeError(f"device {name!r} asked for, but PyTorch sees no CUDA GPU here (use --device cpu)")
+    try:
+        return torch.device(name)
+    except RuntimeError as exc:
+        raise GanforgeError(f"unknown device {name!r} (use auto, cpu, cuda or cuda:N)") from exc
+
+
+def build_generator(config: Config) -> SeedGenerator:
+    if config.model.arch != "seed":
+        raise GanforgeError(f"unknown architecture {config.model.arch!r}; available: seed")
+    try:
+        return SeedGenerator(config.model.latent_dim, config.model.resolution)
+    except ValueError as exc:
+        raise GanforgeError(str(exc)) from exc
+
+
+def build_gan(config: Config, device: torch.device) -> GAN:
+    torch.manual_seed(config.train.seed)  # weight initialisation is part of the run's seed
+    generator = build_generator(config).to(device)
+    discriminator = SeedDiscriminator(config.model.resolution).to(device)
+    o = config.optim
+    return GAN(
+        generator,
+        discriminator,
+        opt_g=KerasAdam(generator.parameters(), lr=o.lr_g, beta1=o.beta1, beta2=o.beta2, eps=o.eps),
+        opt_d=KerasAdam(discriminator.parameters(), lr=o.lr_d, beta1=o.beta1, beta2=o.beta2, eps=o.eps),
+    )
+
+
+def fixed_noise(config: Config, count: int = SAMPLE_GRID_SIZE) -> torch.Tensor:
+    """The same z for every sample grid of a run, so grids show one run's progress frame by frame."""
+    return torch.randn(count, config.model.latent_dim, generator=torch.Generator().manual_seed(config.train.seed + 1))
+
+
+def _flat(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        out.update(_flat(v, f"{prefix}{k}.") if isinstance(v, dict) else {f"{prefix}{k}": v})
+    return out
+
+
+def _check_same_experiment(saved: dict, config: Config, where: Path) -> None:
+    old, new = _flat(saved), _flat(config.to_dict())
+    changed = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k) and k not in RESUMABLE_CHANGES)
+    if changed:
+        details = ", ".join(f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in changed)
+        raise GanforgeError(f"{where} holds a run with other settings ({details}); resume it with its own settings or use a new --out")
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    step: int
+    last_checkpoint: Path | None
+    sample_grid: Path | None
+    loss_plot: Path | None
+    skipped_images: int
+
+
+class _TensorBoard:
+    """TensorBoard scalars and images when the tensorboard package is installed; nothing otherwise."""
+
+    def __init__(self, log_dir: Path):
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError:
+            self.writer = None
+        else:
+            self.writer = SummaryWriter(str(log_dir))
+
+    def scalars(self, values: dict, step: int) -> None:
+        if self.writer:
+            for key, value in values.items():
+                self.writer.add_scalar(key, value, step)
+
+    def image(self, tag: str, grid_png: Path, step: int) -> None:
+        if self.writer:
+            from PIL import Image
+
+            self.writer.add_image(tag, np.asarray(Image.open(grid_png)), step, dataformats="HWC")
+
+    def close(self) -> None:
+        if self.writer:
+            self.writer.close()
+
+
+def train(config: Config, run_dir: str | Path, *, progress: bool = True, log=print, on_step=None) -> RunResult:
+    """Train, or resume the run in run_dir. `on_step(step)` is called after each iteration (tests use it to
+    interrupt a run); Ctrl-C writes a checkpoint before stopping."""
+    run_dir = Path(run_dir)
+    device = resolve_device(config.train.device)
+    images = load_images(config.data, config.model.resolution, log=log)
+    if images.skipped:
+        log(f"{images.skipped} unreadable file(s) skipped; training on {len(images)} images")
+    try:
+        sampler = EpochSampler(len(images), config.train.batch_size, config.train.seed)
+    except ValueError as exc:
+        raise GanforgeError(f"{config.data.source}: {exc}; lower --batch-size") from exc
+
+    gan = build_gan(config, device)
+    noise = torch.Generator().manual_seed(config.train.seed)
+    step = 0
+    found = ckpt.list_checkpoints(run_dir)
+    if found:
+        state = ckpt.load_checkpoint(found[-1])
+        _check_same_experiment(state["config"], config, run_dir)
+        gan.generator.load_state_dict(state["generator"])
+        gan.discriminator.load_state_dict(state["discriminator"])
+        gan.opt_g.load_state_dict(state["opt_g"])
+        gan.opt_d.load_state_dict(state["opt_d"])
+        noise.set_state(state["rng"]["noise"])
+        torch.set_rng_state(state["rng"]["torch"])
+        step = state["step"]
+        log(f"resuming {run_dir} from step {step} ({found[-1].name})")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "config.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n")
+    metrics_path = run_dir / "metrics.jsonl"
+    _truncate_metrics(metrics_path, step)
+
+    def save() -> Path:
+        return ckpt.save_checkpoint(
+            run_dir,
+            {
+                "step": step,
+                "config": config.to_dict(),
+                "generator": gan.generator.state_dict(),
+                "discriminator": gan.discriminator.state_dict(),
+                "opt_g": gan.opt_g.state_dict(),
+                "opt_d": gan.opt_d.state_dict(),
+                "rng": {"noise": noise.get_state(), "torch": torch.get_rng_state()},
+            },
+            keep=config.train.keep_checkpoints,
+        )
+
+    def sample() -> Path:
+        gan.generator.eval()
+        with torch.no_grad():
+            images_out = gan.generator(fixed_noise(config).to(device))
+        path = save_grid(images_out, run_dir / "samples" / f"step-{step:08d}.png")
+        save_grid(images_out, run_dir / "samples" / "latest.png")
+        tensorboard.image("samples", path, step)
+        return path
+
+    t = config.train
+    iteration = PROCEDURES[t.procedure]
+    tensorboard = _TensorBoard(run_dir / "tensorboard")
+    last_checkpoint = found[-1] if found else None
+    grid = None
+    bar = tqdm(total=t.iterations, initial=step, disable=not progress, unit="it", dynamic_ncols=True, file=sys.stderr)
+    started, started_step = time.perf_counter(), step
+    try:
+        with open(metrics_path, "a") as metrics_file:
+            while step < t.iterations:
+                real = images.pixels[sampler.indices(step)]
+                real = to_training_tensor(real)
+                z_fake = torch.randn(t.batch_size, config.model.latent_dim, generator=noise)
+                z_gen = torch.randn(t.batch_size, config.model.latent_dim, generator=noise)
+                if config.data.flip:
+                    flip = torch.rand(t.batch_size, generator=noise) < 0.5
+                    real = torch.where(flip[:, None, None, None], real.flip(3), real)
+                stats = iteration(gan, real.to(device, non_blocking=True), z_fake.to(device), z_gen.to(device))
+                step += 1
+                bar.update(1)
+                if step % t.log_every == 0 or step == t.iterations:
+                    elapsed = time.perf_counter() - started
+                    values = {k: round(v.item(), 6) for k, v in stats.items()}
+                    values["img_per_s"] = round((step - started_step) * t.batch_size / max(elapsed, 1e-9), 3)
+                    metrics_file.write(json.dumps({"step": step, **values}) + "\n")
+                    metrics_file.flush()
+                    tensorboard.scalars(values, step)
+                    bar.set_postfix(
+                        D_real=f"{values['d_loss_real']:.3f}", D_fake=f"{values['d_loss_fake']:.3f}",
+                        G=f"{values['g_loss']:.3f}", acc_r=f"{values['d_acc_real']:.2f}",
+                        acc_f=f"{values['d_acc_fake']:.2f}", img_s=f"{values['img_per_s']:.1f}", refresh=False,
+                    )
+                if t.sample_every and step % t.sample_every == 0:
+                    grid = sample()
+                if t.checkpoint_every and step % t.checkpoint_every == 0:
+                    last_checkpoint = save()
+                if on_step is not None:
+                    on_step(step)
+    except KeyboardInterrupt:
+        bar.close()
+        last_checkpoint = save()
+        log(f"interrupted at step {step}: checkpoint written to {last_checkpoint}; run the same command to resume")
+        tensorboard.close()
+        raise
+    bar.close()
+    if last_checkpoint is None or not last_checkpoint.name.endswith(f"{step:08d}.pt"):
+        last_checkpoint = save()
+    grid = sample() if grid is None or not grid.name.endswith(f"{step:08d}.png") else grid
+    tensorboard.close()
+    loss_plot = plot_losses(metrics_path, run_dir / "loss_curve.png")
+    return RunResult(run_dir, step, last_checkpoint, grid, loss_plot, images.skipped)
+
+
+def _truncate_metrics(path: Path, step: int) -> None:
+    """On resume, drop log lines past the checkpoint: those iterations are about to be run again."""
+    if not path.is_file():
+        return
+    keep = [line for line in path.read_text().splitlines() if line.strip() and json.loads(line)["step"] <= step]
+    path.write_text("".join(line + "\n" for line in keep))
