@@ -135,7 +135,9 @@ def train(config: Config, run_dir: str | Path, *, progress: bool = True, log=pri
     found = ckpt.list_checkpoints(run_dir)
     if found:
         state = ckpt.load_checkpoint(found[-1])
-        _check_same_experiment(state["config"], config, run_dir)
+        # An imported Keras model only fixes the networks; the data and training settings are this run's.
+        compared = {"model": state["config"]["model"]} if state.get("imported") else state["config"]
+        _check_same_experiment(compared, config if not state.get("imported") else Config(model=config.model), run_dir)
         gan.generator.load_state_dict(state["generator"])
         gan.discriminator.load_state_dict(state["discriminator"])
         gan.opt_g.load_state_dict(state["opt_g"])
@@ -224,6 +226,36 @@ def train(config: Config, run_dir: str | Path, *, progress: bool = True, log=pri
     tensorboard.close()
     loss_plot = plot_losses(metrics_path, run_dir / "loss_curve.png")
     return RunResult(run_dir, step, last_checkpoint, grid, loss_plot, images.skipped)
+
+
+def save_imported_run(run_dir: Path, generator: SeedGenerator, discriminator: SeedDiscriminator | None) -> Path:
+    """A step-0 checkpoint holding imported networks (and a fresh D if none was given), fresh optimizers."""
+    if ckpt.list_checkpoints(run_dir):
+        raise GanforgeError(f"{run_dir} already holds a run; import into a new folder")
+    base = Config()
+    config = base.merged({"model.resolution": generator.resolution, "model.latent_dim": generator.latent_dim}, "import")
+    gan = build_gan(config, torch.device("cpu"))
+    gan.generator.load_state_dict(generator.state_dict())
+    if discriminator is not None:
+        if discriminator.resolution != generator.resolution:
+            raise GanforgeError(f"the generator makes {generator.resolution} px images but the discriminator takes {discriminator.resolution} px")
+        gan.discriminator.load_state_dict(discriminator.state_dict())
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "config.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n")
+    return ckpt.save_checkpoint(
+        run_dir,
+        {
+            "step": 0,
+            "imported": True,
+            "config": config.to_dict(),
+            "generator": gan.generator.state_dict(),
+            "discriminator": gan.discriminator.state_dict(),
+            "opt_g": gan.opt_g.state_dict(),
+            "opt_d": gan.opt_d.state_dict(),
+            "rng": {"noise": torch.Generator().manual_seed(config.train.seed).get_state(), "torch": torch.get_rng_state()},
+        },
+        keep=config.train.keep_checkpoints,
+    )
 
 
 def _truncate_metrics(path: Path, step: int) -> None:

@@ -1,0 +1,174 @@
+"""The command line: parsing only. Each command calls one function of the package."""
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from .errors import GanforgeError
+
+EXIT_USER_ERROR = 2
+
+# flag -> dotted config key; None means the flag is not set
+TRAIN_FLAGS = {
+    "data": "data.source",
+    "resolution": "model.resolution",
+    "latent_dim": "model.latent_dim",
+    "batch_size": "train.batch_size",
+    "iterations": "train.iterations",
+    "lr_d": "optim.lr_d",
+    "lr_g": "optim.lr_g",
+    "beta1": "optim.beta1",
+    "seed": "train.seed",
+    "device": "train.device",
+    "sample_every": "train.sample_every",
+    "checkpoint_every": "train.checkpoint_every",
+    "log_every": "train.log_every",
+    "keep_checkpoints": "train.keep_checkpoints",
+    "workers": "data.workers",
+    "cache_dir": "data.cache_dir",
+}
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ganforge", description="Train, evaluate and diagnose image GANs.")
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    train = commands.add_parser("train", help="train a GAN (rerun the same command to resume)")
+    train.add_argument("--data", help="a folder of images, a .zip, or a built-in dataset: shapes (default), emoji")
+    train.add_argument("--preset", default="seed", help="named settings (see `ganforge presets`); default: seed")
+    train.add_argument("--config", help="a TOML or JSON file of settings laid over the preset")
+    train.add_argument("--out", required=True, help="run folder; an existing run there is resumed")
+    train.add_argument("--resolution", type=int, help="32, 64, 128 (the seed's) or 256")
+    train.add_argument("--latent-dim", type=int)
+    train.add_argument("--batch-size", type=int)
+    train.add_argument("--iterations", type=int)
+    train.add_argument("--lr", type=float, help="both learning rates")
+    train.add_argument("--lr-d", type=float)
+    train.add_argument("--lr-g", type=float)
+    train.add_argument("--beta1", type=float)
+    train.add_argument("--seed", type=int)
+    train.add_argument("--device", help="auto (default), cpu, cuda, cuda:N")
+    train.add_argument("--flip", action="store_true", default=None, help="random horizontal flips")
+    train.add_argument("--sample-every", type=int)
+    train.add_argument("--checkpoint-every", type=int)
+    train.add_argument("--log-every", type=int)
+    train.add_argument("--keep-checkpoints", type=int)
+    train.add_argument("--workers", type=int, help="decode processes for a folder's first pass (0 = all cores)")
+    train.add_argument("--cache-dir")
+    train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="any setting, e.g. --set optim.beta2=0.99")
+    train.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    gen = commands.add_parser("generate", help="sample images from a checkpoint")
+    gen.add_argument("--checkpoint", required=True, help="a run folder (its latest checkpoint) or a checkpoint file")
+    gen.add_argument("-n", type=int, default=64, help="how many images")
+    gen.add_argument("--out", required=True, help="folder for the PNGs")
+    gen.add_argument("--grid", action="store_true", help="one grid.png instead of one file per image")
+    gen.add_argument("--seed", type=int, default=0)
+    gen.add_argument("--device", default="auto")
+
+    summary = commands.add_parser("summary", help="print the networks' layers, output shapes and parameter counts")
+    summary.add_argument("--preset", default="seed")
+    summary.add_argument("--resolution", type=int)
+    summary.add_argument("--latent-dim", type=int)
+
+    imp = commands.add_parser("import-keras", help="turn a seed user's Keras models into a ganforge run")
+    imp.add_argument("--generator", required=True, help="G saved by Keras (.keras or .h5)")
+    imp.add_argument("--discriminator", help="D saved by Keras (.keras or .h5); a fresh D if left out")
+    imp.add_argument("--out", required=True, help="run folder to create")
+
+    commands.add_parser("presets", help="list the presets")
+    return parser
+
+
+def _overrides(args: argparse.Namespace) -> dict:
+    values = {key: getattr(args, flag) for flag, key in TRAIN_FLAGS.items() if getattr(args, flag, None) is not None}
+    if getattr(args, "lr", None) is not None:
+        values.setdefault("optim.lr_d", args.lr)
+        values.setdefault("optim.lr_g", args.lr)
+    if getattr(args, "flip", None):
+        values["data.flip"] = True
+    for item in getattr(args, "set", []):
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise GanforgeError(f"--set {item!r}: expected KEY=VALUE")
+        values[key.strip()] = value.strip()
+    return values
+
+
+def cmd_train(args) -> None:
+    from .config import load_config
+    from .train.loop import train
+
+    config = load_config(args.preset, args.config, _overrides(args))
+    started = time.perf_counter()
+    result = train(config, args.out, progress=not args.no_progress)
+    print(f"done: {result.step} iterations in {time.perf_counter() - started:.0f} s; skipped images: {result.skipped_images}")
+    print(f"checkpoint:  {result.last_checkpoint}")
+    print(f"sample grid: {result.sample_grid}")
+    if result.loss_plot:
+        print(f"loss plot:   {result.loss_plot}")
+
+
+def cmd_generate(args) -> None:
+    from .generate import generate
+    from .train.loop import resolve_device
+
+    if args.n < 1:
+        raise GanforgeError("-n must be at least 1")
+    paths = generate(args.checkpoint, args.n, args.out, seed=args.seed, grid=args.grid, device=resolve_device(args.device))
+    print(f"wrote {paths[0]}" if len(paths) == 1 else f"wrote {len(paths)} images to {args.out}")
+
+
+def cmd_summary(args) -> None:
+    import torch
+
+    from .config import load_config
+    from .nets import SeedDiscriminator
+    from .summary import layer_table
+    from .train.loop import build_generator
+
+    values = {"model.resolution": args.resolution, "model.latent_dim": args.latent_dim}
+    config = load_config(args.preset, overrides={k: v for k, v in values.items() if v is not None})
+    generator = build_generator(config)
+    discriminator = SeedDiscriminator(config.model.resolution)
+    r = config.model.resolution
+    print(layer_table(generator, torch.zeros(2, config.model.latent_dim)))
+    print()
+    print(layer_table(discriminator, torch.zeros(2, 3, r, r)))
+
+
+def cmd_import_keras(args) -> None:
+    from .interop.keras import discriminator_from_keras, generator_from_keras, load_keras_model
+    from .train.loop import save_imported_run
+
+    generator = generator_from_keras(load_keras_model(args.generator))
+    discriminator = discriminator_from_keras(load_keras_model(args.discriminator)) if args.discriminator else None
+    path = save_imported_run(Path(args.out), generator, discriminator)
+    print(f"wrote {path}; `ganforge generate --checkpoint {args.out}` samples from it, `ganforge train --out {args.out} ...` goes on training it")
+
+
+def cmd_presets(args) -> None:
+    from .config import preset_table
+
+    table = preset_table()
+    width = max(map(len, table))
+    for name, settings in table.items():
+        print(f"{name:<{width}}  {settings.get('about', '')}")
+
+
+COMMANDS = {"train": cmd_train, "generate": cmd_generate, "summary": cmd_summary, "import-keras": cmd_import_keras, "presets": cmd_presets}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        COMMANDS[args.command](args)
+    except GanforgeError as exc:
+        if args.debug:
+            raise
+        print(f"ganforge: error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        return 130
+    return 0

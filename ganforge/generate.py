@@ -1,0 +1,37 @@
+"""Sampling images from a trained checkpoint."""
+from pathlib import Path
+
+import torch
+
+from .config import Config
+from .train.checkpoint import load_checkpoint
+from .train.loop import build_generator
+from .viz import save_grid, to_uint8
+
+
+def load_generator(checkpoint: str | Path, device: torch.device | str = "cpu"):
+    state = load_checkpoint(checkpoint)
+    config = Config.from_dict(state["config"], "checkpoint config")
+    generator = build_generator(config)
+    generator.load_state_dict(state["generator"])
+    return generator.to(device).eval(), config, state["step"]
+
+
+@torch.no_grad()
+def generate(checkpoint: str | Path, count: int, out_dir: str | Path, seed: int = 0, grid: bool = False, device="cpu") -> list[Path]:
+    """Write `count` samples as PNGs (or one grid.png). G runs in inference mode, as the seed's G.predict."""
+    generator, config, _ = load_generator(checkpoint, device)
+    z = torch.randn(count, config.model.latent_dim, generator=torch.Generator().manual_seed(seed))
+    images = torch.cat([generator(chunk.to(device)).cpu() for chunk in z.split(256)])
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if grid:
+        return [save_grid(images, out_dir / "grid.png")]
+    from PIL import Image
+
+    paths = []
+    for i, pixels in enumerate(to_uint8(images)):
+        path = out_dir / f"sample-{i:05d}.png"
+        Image.fromarray(pixels).save(path)
+        paths.append(path)
+    return paths
