@@ -1,0 +1,142 @@
+"""The run around the procedure: bitwise resume, safe checkpoints, the files a run writes."""
+import json
+import pickle
+
+import pytest
+import torch
+
+from ganforge.config import load_config
+from ganforge.errors import GanforgeError
+from ganforge.train import checkpoint as ckpt
+from ganforge.train.loop import train
+
+TINY = {
+    "model.resolution": 32,
+    "model.latent_dim": 8,
+    "train.batch_size": 4,
+    "train.iterations": 6,
+    "train.log_every": 1,
+    "train.sample_every": 3,
+    "train.checkpoint_every": 2,
+    "data.shapes_size": 24,  # 6 batches an epoch: a resume crosses an epoch boundary at step 6 or later
+    "data.flip": True,
+}
+
+
+def _config(**changes):
+    return load_config("seed", overrides={**TINY, **changes})
+
+
+class Killed(Exception):
+    """Stands for a hard kill: nothing is saved on the way out."""
+
+
+def _kill_at(step_to_die):
+    def on_step(step):
+        if step == step_to_die:
+            raise Killed
+
+    return on_step
+
+
+def _final_state(run_dir):
+    return ckpt.load_checkpoint(run_dir)
+
+
+@pytest.mark.parametrize("kill_at", [1, 3, 4])
+def test_interrupted_and_resumed_run_is_bitwise_identical(tmp_path, kill_at):
+    config = _config(**{"train.iterations": 8})
+    straight = train(config, tmp_path / "straight", progress=False, log=lambda *_: None)
+    with pytest.raises(Killed):
+        train(config, tmp_path / "resumed", progress=False, log=lambda *_: None, on_step=_kill_at(kill_at))
+    messages = []
+    resumed = train(config, tmp_path / "resumed", progress=False, log=messages.append)
+    last_saved = (kill_at // 2) * 2
+    if last_saved:
+        assert any(f"from step {last_saved}" in m for m in messages)
+    assert straight.step == resumed.step == 8
+    a, b = _final_state(tmp_path / "straight"), _final_state(tmp_path / "resumed")
+    for part in ("generator", "discriminator"):
+        for key in a[part]:
+            assert torch.equal(a[part][key], b[part][key]), f"{part}.{key} differs after resume"
+    for part in ("opt_g", "opt_d"):
+        for index, state in a[part]["state"].items():
+            for key, value in state.items():
+                assert torch.equal(value, b[part]["state"][index][key])
+    assert torch.equal(a["rng"]["noise"], b["rng"]["noise"])
+    # the log has each step once, as if never interrupted
+    steps = [json.loads(line)["step"] for line in (tmp_path / "resumed" / "metrics.jsonl").read_text().splitlines()]
+    assert steps == list(range(1, 9))
+
+
+def test_same_seed_same_run_other_seed_other_run(tmp_path):
+    train(_config(), tmp_path / "a", progress=False, log=lambda *_: None)
+    train(_config(), tmp_path / "b", progress=False, log=lambda *_: None)
+    train(_config(**{"train.seed": 1}), tmp_path / "c", progress=False, log=lambda *_: None)
+    a, b, c = (_final_state(tmp_path / n)["generator"]["to_rgb.weight"] for n in "abc")
+    assert torch.equal(a, b) and not torch.equal(a, c)
+
+
+def test_a_run_writes_config_metrics_grids_plot_and_keeps_last_k(tmp_path):
+    result = train(_config(**{"train.keep_checkpoints": 2}), tmp_path, progress=False, log=lambda *_: None)
+    saved = json.loads((tmp_path / "config.json").read_text())
+    assert saved["model"]["resolution"] == 32 and saved["train"]["batch_size"] == 4
+    rows = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert {"d_loss_real", "d_loss_fake", "g_loss", "d_acc_real", "d_acc_fake", "img_per_s"} <= set(rows[0])
+    assert [p.name for p in ckpt.list_checkpoints(tmp_path)] == ["checkpoint-00000004.pt", "checkpoint-00000006.pt"]
+    assert (tmp_path / "samples" / "step-00000003.png").is_file() and result.sample_grid.is_file()
+    assert result.loss_plot.is_file() and result.loss_plot.stat().st_size > 1000
+
+
+def test_resume_with_other_settings_is_refused(tmp_path):
+    train(_config(), tmp_path, progress=False, log=lambda *_: None)
+    with pytest.raises(GanforgeError, match="other settings.*optim.lr_d"):
+        train(_config(**{"optim.lr_d": 1e-3}), tmp_path, progress=False, log=lambda *_: None)
+    longer = train(_config(**{"train.iterations": 8}), tmp_path, progress=False, log=lambda *_: None)
+    assert longer.step == 8  # more iterations is a continuation, not another experiment
+
+
+def test_interrupted_checkpoint_write_leaves_previous_loadable(tmp_path, monkeypatch):
+    train(_config(**{"train.iterations": 2}), tmp_path, progress=False, log=lambda *_: None)
+    good = ckpt.list_checkpoints(tmp_path)[-1]
+    real_save = torch.save
+
+    def dies_halfway(obj, f, *args, **kwargs):
+        f.write(b"PK\x03\x04 half a checkpoint")
+        raise Killed
+
+    monkeypatch.setattr(torch, "save", dies_halfway)
+    with pytest.raises(Killed):
+        train(_config(**{"train.iterations": 4}), tmp_path, progress=False, log=lambda *_: None)
+    monkeypatch.setattr(torch, "save", real_save)
+    assert ckpt.list_checkpoints(tmp_path) == [good]  # the half-written file is a temporary, never a checkpoint
+    assert ckpt.load_checkpoint(tmp_path)["step"] == 2
+    resumed = train(_config(**{"train.iterations": 4}), tmp_path, progress=False, log=lambda *_: None)
+    assert resumed.step == 4
+
+
+class _RunsCode:
+    def __reduce__(self):
+        return (print, ("this ran while loading",))
+
+
+def test_checkpoint_that_would_run_code_is_refused(tmp_path):
+    path = tmp_path / "evil.pt"
+    with open(path, "wb") as f:
+        pickle.dump({"format": ckpt.FORMAT, "payload": _RunsCode()}, f)
+    with pytest.raises(GanforgeError, match="refused"):
+        ckpt.load_checkpoint(path)
+    torch.save({"format": ckpt.FORMAT, "payload": _RunsCode()}, path)
+    with pytest.raises(GanforgeError, match="refused"):
+        ckpt.load_checkpoint(path)
+
+
+def test_corrupt_or_foreign_checkpoints_are_clear_errors(tmp_path):
+    (tmp_path / "junk.pt").write_bytes(b"\x00" * 100)
+    with pytest.raises(GanforgeError, match="not a readable checkpoint|refused"):
+        ckpt.load_checkpoint(tmp_path / "junk.pt")
+    torch.save({"weights": torch.zeros(2)}, tmp_path / "foreign.pt")
+    with pytest.raises(GanforgeError, match="not a ganforge checkpoint"):
+        ckpt.load_checkpoint(tmp_path / "foreign.pt")
+    with pytest.raises(GanforgeError, match="no checkpoint"):
+        ckpt.load_checkpoint(tmp_path)
