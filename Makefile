@@ -1,0 +1,34 @@
+# `make demo` and `make test` set everything up on a fresh machine, then run.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+TORCH_CPU := torch==2.13.0
+# Without a GPU, install the pinned CPU build first: a plain `torch` requirement would pull a multi-GB CUDA build.
+HAS_GPU := $(shell command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1 && echo yes)
+
+.PHONY: demo test install dev clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	@if [ -z "$(HAS_GPU)" ]; then $(PY) -m pip install --quiet "$(TORCH_CPU)"; fi
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: install
+	$(PY) -m ganforge train --data shapes --preset seed --resolution 32 --batch-size 32 --iterations 700 \
+		--sample-every 100 --checkpoint-every 350 --out runs/demo --workers 2
+	@echo "sample grid: runs/demo/samples/latest.png"
+	@echo "loss plot:   runs/demo/loss_curve.png"
+
+test: install
+	@fc-list 2>/dev/null | grep -q NotoColorEmoji || { \
+		command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-color-emoji) >/dev/null 2>&1 || \
+		echo "note: fonts-noto-color-emoji not installed; the emoji test will be skipped"; }
+	$(PY) -m pytest -q -p no:cacheprovider -W ignore::DeprecationWarning
+
+clean:
+	rm -rf $(VENV) runs

@@ -1,0 +1,81 @@
+"""The command line: error paths give one line and exit code 2; the happy paths write what they say."""
+import subprocess
+import sys
+
+import pytest
+
+from ganforge.cli import main
+
+TINY = ["--resolution", "32", "--latent-dim", "8", "--batch-size", "4", "--iterations", "2", "--set", "data.shapes_size=8", "--no-progress"]
+
+
+def _run(args, capsys):
+    code = main(args)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["train", "--data", "/no/such/folder", "--out", "OUT"], "/no/such/folder: no such folder"),
+        (["train", "--preset", "nope", "--out", "OUT"], "unknown preset 'nope'"),
+        (["train", "--resolution", "48", "--out", "OUT"], "resolution 48 is not supported"),
+        (["train", "--set", "train.bogus=1", "--out", "OUT"], "unknown setting"),
+        (["train", "--set", "train.batch_size=many", "--out", "OUT"], "batch_size must be int"),
+        (["train", "--config", "/no/such.toml", "--out", "OUT"], "no such config file"),
+        (["generate", "--checkpoint", "/no/such/run", "--out", "OUT"], "no such checkpoint"),
+        (["summary", "--resolution", "100"], "resolution 100 is not supported"),
+    ],
+)
+def test_bad_input_is_one_clear_line_and_exit_code_2(tmp_path, capsys, args, message):
+    args = [a.replace("OUT", str(tmp_path / "out")) for a in args]
+    code, _, err = _run(args, capsys)
+    assert code == 2
+    assert err.count("\n") == 1 and err.startswith("ganforge: error:") and message in err
+    assert "Traceback" not in err
+
+
+def test_corrupt_checkpoint_is_a_clear_error_and_debug_shows_the_traceback(tmp_path, capsys):
+    bad = tmp_path / "checkpoint.pt"
+    bad.write_bytes(b"not a checkpoint at all")
+    code, _, err = _run(["generate", "--checkpoint", str(bad), "--out", str(tmp_path / "o")], capsys)
+    assert code == 2 and ("not a readable checkpoint" in err or "refused" in err) and err.count("\n") == 1
+    from ganforge.errors import GanforgeError
+
+    with pytest.raises(GanforgeError):
+        main(["--debug", "generate", "--checkpoint", str(bad), "--out", str(tmp_path / "o")])
+
+
+def test_train_then_resume_then_generate(tmp_path, capsys):
+    run = str(tmp_path / "run")
+    code, out, _ = _run(["train", "--out", run, *TINY], capsys)
+    assert code == 0 and "sample grid:" in out and "loss plot:" in out
+    code, out, _ = _run(["train", "--out", run, *TINY[:-3], "--iterations", "3", *TINY[-3:]], capsys)
+    assert code == 0 and "resuming" in out and "from step 2" in out
+    code, out, _ = _run(["generate", "--checkpoint", run, "-n", "5", "--out", str(tmp_path / "gen")], capsys)
+    assert code == 0 and len(list((tmp_path / "gen").glob("sample-*.png"))) == 5
+    code, out, _ = _run(["generate", "--checkpoint", run, "-n", "9", "--grid", "--out", str(tmp_path / "grid")], capsys)
+    assert code == 0 and (tmp_path / "grid" / "grid.png").is_file()
+
+
+def test_config_file_and_flags_override_the_preset(tmp_path, capsys):
+    config = tmp_path / "settings.toml"
+    config.write_text("[optim]\nbeta1 = 0.5\n[train]\nbatch_size = 2\n")
+    run = tmp_path / "run"
+    code, _, _ = _run(["train", "--config", str(config), "--out", str(run), *TINY], capsys)
+    import json
+
+    saved = json.loads((run / "config.json").read_text())
+    assert code == 0 and saved["optim"]["beta1"] == 0.5 and saved["train"]["batch_size"] == 4  # the flag wins
+
+
+def test_summary_prints_the_seeds_counts(capsys):
+    code, out, _ = _run(["summary", "--preset", "seed"], capsys)
+    assert code == 0 and "Total params: 9,952,195" in out and "Total params: 38,456,449" in out
+    assert "(512, 8, 8)" in out and "(3, 128, 128)" in out
+
+
+def test_console_entry_point_runs_as_a_module():
+    result = subprocess.run([sys.executable, "-m", "ganforge", "presets"], capture_output=True, text=True, check=True)
+    assert result.stdout.startswith("seed")

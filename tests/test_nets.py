@@ -1,0 +1,55 @@
+"""The seed's networks: exact parameter counts, shapes at every resolution, Keras BN and init semantics."""
+import math
+
+import pytest
+import torch
+
+from ganforge.nets import SUPPORTED_RESOLUTIONS, SeedDiscriminator, SeedGenerator, count_parameters
+from ganforge.nets.layers import KerasBatchNorm
+
+
+def test_parameter_counts_are_the_seeds():
+    assert count_parameters(SeedDiscriminator(128)) == 38_456_449
+    assert count_parameters(SeedGenerator(100, 128)) == 9_952_195
+    d = SeedDiscriminator(128)
+    assert sum(p.numel() for p in d.parameters()) == 38_454_529  # trainable; the other 1,920 are BN moving stats
+
+
+@pytest.mark.parametrize("resolution", SUPPORTED_RESOLUTIONS)
+def test_every_resolution_maps_noise_to_images_to_one_logit(resolution):
+    g, d = SeedGenerator(16, resolution).eval(), SeedDiscriminator(resolution).eval()
+    with torch.no_grad():
+        images = g(torch.randn(2, 16))
+        logits = d(images)
+    assert images.shape == (2, 3, resolution, resolution) and logits.shape == (2, 1)
+    assert images.abs().max() <= 1.0
+
+
+def test_unsupported_resolution_is_refused():
+    with pytest.raises(ValueError, match="resolution 48"):
+        SeedGenerator(100, 48)
+
+
+def test_keras_batchnorm_uses_biased_variance_and_keras_momentum():
+    bn = KerasBatchNorm(3, momentum=0.8)
+    x = torch.randn(5, 3, 4, 4) * 3 + 1
+    out = bn(x)
+    mean = x.mean(dim=(0, 2, 3))
+    biased_var = x.var(dim=(0, 2, 3), unbiased=False)
+    expected = (x - mean[None, :, None, None]) / torch.sqrt(biased_var[None, :, None, None] + 1e-3)
+    torch.testing.assert_close(out, expected, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(bn.running_mean, 0.2 * mean)
+    torch.testing.assert_close(bn.running_var, 0.8 * 1.0 + 0.2 * biased_var)
+    bn.eval()
+    torch.testing.assert_close(bn(x), (x - bn.running_mean[None, :, None, None]) / torch.sqrt(bn.running_var[None, :, None, None] + 1e-3))
+
+
+def test_initializers_are_keras_defaults():
+    torch.manual_seed(0)
+    d = SeedDiscriminator(128)
+    conv = d.blocks[3][0].weight
+    assert conv.std().item() == pytest.approx(0.02, rel=0.02) and conv.mean().abs() < 1e-3
+    dense = d.classifier[1].weight  # glorot uniform: U(-l, l), l = sqrt(6 / (fan_in + fan_out))
+    limit = math.sqrt(6 / (32768 + 1024))
+    assert dense.abs().max() <= limit and dense.abs().max() > 0.99 * limit
+    assert all(m.bias.abs().max() == 0 for m in d.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear)))
