@@ -62,12 +62,14 @@ def test_forward_passes_match_keras_in_training_and_inference():
 def test_one_full_iteration_matches_keras_train_on_batch(float64_keras):
     """The three train_on_batch calls against seed_iteration, from identical weights, batches and noise.
 
-    Both sides run in float64 with Adam's epsilon raised to 1e-2 for this comparison only. Why: on its
-    first steps Adam moves each weight by about lr * sign(g) wherever |g| >> epsilon, and with the seed's
-    epsilon of 1e-7 float32 rounding (in Keras' BN and loss, which run in float32 even under float64
-    floatx) flips the sign of the smallest gradients; those flips alone make the update norms differ by
-    a few percent. A larger epsilon makes the update a smooth function of the gradient, so what is
-    compared is the procedure. The optimizer itself, with the seed's epsilon, is checked exactly below.
+    Both sides run in float64, with Adam's epsilon raised to 1e-2 for this comparison only. Why: on its
+    first steps Adam moves each weight by about lr * sign(g) wherever |g| >> epsilon, so with the seed's
+    epsilon of 1e-7 rounding-level differences flip the sign of the smallest gradients. Keras computes
+    its loss in float32 even under a float64 policy, and a conv bias followed by BN has an exact gradient
+    of 0, so it is moved by rounding noise alone. Those flips make update norms differ by a few percent
+    (in float32: up to 4% for D, 8% for G) without any difference in the maths. A larger epsilon makes
+    the update a smooth function of the gradient, so what is compared is the procedure; the optimizer
+    itself, with the seed's epsilon, is checked exactly against Keras' Adam below.
     """
     keras.utils.set_random_seed(2)
     kd, kg = ref.define_discriminator(), ref.define_generator(LATENT)
@@ -103,12 +105,8 @@ def test_one_full_iteration_matches_keras_train_on_batch(float64_keras):
                 assert our_update.abs().max() < 1e-6
                 continue
             worst[f"{net} {key}"] = ((our_update - keras_update).norm() / keras_update.norm()).item()
-    d_worst = max(v for k, v in worst.items() if k.startswith("D"))
-    g_worst = max(v for k, v in worst.items() if k.startswith("G"))
-    assert d_worst < 1e-3, worst
-    # G's gradient arrives through D and four BN layers over a batch of 4, whose backward passes subtract
-    # nearly equal numbers; measured here: 1.8e-3 at worst, so the bound is 5e-3, not the 1e-3 D meets.
-    assert g_worst < 5e-3, worst
+    assert len(worst) == 22 + 20  # every weight and BN scale/shift of G and D, all but the 8 pre-BN biases
+    assert max(worst.values()) < 1e-3, worst  # measured: 1.1e-4 at worst (G's first BN scale)
 
 
 def _close_in_norm(ours, theirs, rtol=1e-4, floor=1e-6):
