@@ -17,6 +17,7 @@ from ..errors import GanforgeError
 from ..nets import SeedDiscriminator, SeedGenerator
 from ..viz import plot_losses, save_grid
 from . import checkpoint as ckpt
+from .objectives import OBJECTIVES
 from .optim import KerasAdam
 from .procedure import GAN, seed_iteration
 
@@ -46,7 +47,21 @@ def build_generator(config: Config) -> SeedGenerator:
         raise GanforgeError(str(exc)) from exc
 
 
+BN_MODES = {"inference": False, "training": True}
+
+
+def _choice(table: dict, value: str, setting: str):
+    if value not in table:
+        raise GanforgeError(f"{setting} = {value!r} is not one of: {', '.join(table)}")
+    return table[value]
+
+
 def build_gan(config: Config, device: torch.device) -> GAN:
+    t = config.train
+    _choice(PROCEDURES, t.procedure, "train.procedure")
+    loss = _choice(OBJECTIVES, t.loss, "train.loss")
+    fakes_g_training = _choice(BN_MODES, t.fakes_g_mode, "train.fakes_g_mode")
+    frozen_d_training = _choice(BN_MODES, t.frozen_d_mode, "train.frozen_d_mode")
     torch.manual_seed(config.train.seed)  # weight initialisation is part of the run's seed
     generator = build_generator(config).to(device)
     discriminator = SeedDiscriminator(config.model.resolution).to(device)
@@ -56,6 +71,9 @@ def build_gan(config: Config, device: torch.device) -> GAN:
         discriminator,
         opt_g=KerasAdam(generator.parameters(), lr=o.lr_g, beta1=o.beta1, beta2=o.beta2, eps=o.eps),
         opt_d=KerasAdam(discriminator.parameters(), lr=o.lr_d, beta1=o.beta1, beta2=o.beta2, eps=o.eps),
+        loss=loss,
+        fakes_g_training=fakes_g_training,
+        frozen_d_training=frozen_d_training,
     )
 
 

@@ -24,3 +24,11 @@ def binary_accuracy(logits: torch.Tensor, label: float) -> torch.Tensor:
     """Keras' binary accuracy: the fraction of D(x) > 0.5 that agrees with the label."""
     predicted = (logits > 0).to(logits.dtype)  # sigmoid(l) > 0.5  <=>  l > 0
     return (predicted == label).to(logits.dtype).mean()
+
+
+def logistic_bce(logits: torch.Tensor, label: float) -> torch.Tensor:
+    """BCE computed from logits, never saturating to a zero gradient: softplus(-l) for 1, softplus(l) for 0."""
+    return F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, label))
+
+
+OBJECTIVES = {"keras_bce": keras_bce, "logistic": logistic_bce}

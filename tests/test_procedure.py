@@ -1,0 +1,86 @@
+"""The iteration's structure, independent of Keras: which mode each network is in at each step."""
+import copy
+
+import pytest
+import torch
+
+from ganforge.nets import SeedDiscriminator, SeedGenerator
+from ganforge.train.objectives import keras_bce, logistic_bce
+from ganforge.train.optim import KerasAdam
+from ganforge.train.procedure import GAN, seed_iteration
+
+B, LATENT = 4, 8
+
+
+def _gan(**variant):
+    torch.manual_seed(0)
+    g, d = SeedGenerator(LATENT, 32), SeedDiscriminator(32)
+    return GAN(g, d, KerasAdam(g.parameters(), 1e-4, 0.05), KerasAdam(d.parameters(), 1e-4, 0.05), **variant)
+
+
+def _inputs():
+    gen = torch.Generator().manual_seed(1)
+    return torch.rand(B, 3, 32, 32, generator=gen) * 2 - 1, torch.randn(B, LATENT, generator=gen), torch.randn(B, LATENT, generator=gen)
+
+
+def _running_stats(module):
+    return {k: v.clone() for k, v in module.state_dict().items() if "running" in k}
+
+
+@pytest.mark.parametrize("fakes_g_training", [False, True])
+def test_d_sees_real_then_fakes_from_g_in_the_chosen_mode(fakes_g_training):
+    gan = _gan(fakes_g_training=fakes_g_training)
+    real, z_fake, z_gen = _inputs()
+    reference_g = copy.deepcopy(gan.generator).train(fakes_g_training)
+    with torch.no_grad():
+        expected_fakes = reference_g(z_fake)
+    seen = []
+    hook = gan.discriminator.register_forward_pre_hook(lambda m, args: seen.append(args[0].detach().clone()))
+    seed_iteration(gan, real, z_fake, z_gen)
+    hook.remove()
+    assert len(seen) == 3  # real, fakes, then G's step
+    torch.testing.assert_close(seen[0], real)
+    torch.testing.assert_close(seen[1], expected_fakes)
+
+
+@pytest.mark.parametrize("frozen_d_training", [False, True])
+def test_g_step_leaves_d_weights_alone_and_its_bn_statistics_only_in_training_mode(frozen_d_training):
+    gan = _gan(frozen_d_training=frozen_d_training)
+    real, z_fake, z_gen = _inputs()
+    snapshot = {}
+
+    def before_g_step(module, args):
+        if len(snapshot) == 2:  # the third call of D is G's step
+            snapshot["weights"] = {k: v.clone() for k, v in module.state_dict().items() if "running" not in k}
+            snapshot["stats"] = _running_stats(module)
+        snapshot[len(snapshot)] = True
+
+    gan.discriminator.register_forward_pre_hook(before_g_step)
+    stats = seed_iteration(gan, real, z_fake, z_gen)
+    after = gan.discriminator.state_dict()
+    for k, v in snapshot["weights"].items():
+        assert torch.equal(after[k], v), f"G's step changed D's {k}"
+    stats_changed = any(not torch.equal(after[k], v) for k, v in snapshot["stats"].items())
+    assert stats_changed == frozen_d_training
+    assert all(p.requires_grad for p in gan.discriminator.parameters())  # unfrozen again for the next D step
+    assert set(stats) == {"d_loss_real", "d_loss_fake", "g_loss", "d_acc_real", "d_acc_fake"}
+
+
+def test_each_iteration_takes_two_d_steps_and_one_g_step():
+    gan = _gan()
+    seed_iteration(gan, *_inputs())
+    d_steps = {int(s["step"].item()) for s in gan.opt_d.state.values()}
+    g_steps = {int(s["step"].item()) for s in gan.opt_g.state.values()}
+    assert d_steps == {2} and g_steps == {1}
+
+
+def test_logistic_loss_keeps_a_gradient_where_keras_bce_has_none():
+    logits = torch.tensor([[40.0]], requires_grad=True)
+    logistic_bce(logits, 0.0).backward()
+    assert logits.grad.item() == pytest.approx(1.0)
+    logits.grad = None
+    keras_bce(logits, 0.0).backward()
+    assert logits.grad.item() == 0.0
+    x = torch.tensor([[-1.3], [0.2]])
+    for label in (0.0, 1.0):  # away from the clip both are the same BCE
+        assert logistic_bce(x, label).item() == pytest.approx(keras_bce(x, label).item(), rel=1e-5)
