@@ -79,3 +79,22 @@ def test_summary_prints_the_seeds_counts(capsys):
 def test_console_entry_point_runs_as_a_module():
     result = subprocess.run([sys.executable, "-m", "ganforge", "presets"], capture_output=True, text=True, check=True)
     assert result.stdout.startswith("seed")
+
+
+def test_import_keras_then_generate_then_train_on(tmp_path, capsys):
+    keras = pytest.importorskip("keras")
+    import keras_reference as ref
+
+    keras.utils.set_random_seed(0)
+    ref.define_generator(100).save(tmp_path / "g.keras")
+    ref.define_discriminator().save(tmp_path / "d.h5")
+    run = str(tmp_path / "imported")
+    code, out, err = _run(["import-keras", "--generator", str(tmp_path / "g.keras"), "--discriminator", str(tmp_path / "d.h5"), "--out", run], capsys)
+    assert code == 0, err
+    code, _, _ = _run(["generate", "--checkpoint", run, "-n", "2", "--out", str(tmp_path / "gen")], capsys)
+    assert code == 0 and len(list((tmp_path / "gen").glob("*.png"))) == 2
+    code, out, err = _run(["train", "--out", run, "--resolution", "128", "--batch-size", "2", "--iterations", "1", "--set", "data.shapes_size=4", "--no-progress"], capsys)
+    assert code == 0, err
+    assert "from step 0" in out
+    code, _, err = _run(["import-keras", "--generator", str(tmp_path / "missing.h5"), "--out", str(tmp_path / "x")], capsys)
+    assert code == 2 and "missing.h5: no such file" in err

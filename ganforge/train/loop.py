@@ -89,8 +89,8 @@ def _flat(d: dict, prefix: str = "") -> dict:
     return out
 
 
-def _check_same_experiment(saved: dict, config: Config, where: Path) -> None:
-    old, new = _flat(saved), _flat(config.to_dict())
+def _check_same_experiment(saved: dict, current: dict, where: Path) -> None:
+    old, new = _flat(saved), _flat(current)
     changed = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k) and k not in RESUMABLE_CHANGES)
     if changed:
         details = ", ".join(f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in changed)
@@ -153,9 +153,10 @@ def train(config: Config, run_dir: str | Path, *, progress: bool = True, log=pri
     found = ckpt.list_checkpoints(run_dir)
     if found:
         state = ckpt.load_checkpoint(found[-1])
-        # An imported Keras model only fixes the networks; the data and training settings are this run's.
-        compared = {"model": state["config"]["model"]} if state.get("imported") else state["config"]
-        _check_same_experiment(compared, config if not state.get("imported") else Config(model=config.model), run_dir)
+        saved, current = state["config"], config.to_dict()
+        if state.get("imported"):  # an imported Keras model fixes the networks only; the rest is this run's
+            saved, current = {"model": saved["model"]}, {"model": current["model"]}
+        _check_same_experiment(saved, current, run_dir)
         gan.generator.load_state_dict(state["generator"])
         gan.discriminator.load_state_dict(state["discriminator"])
         gan.opt_g.load_state_dict(state["opt_g"])
@@ -170,19 +171,7 @@ def train(config: Config, run_dir: str | Path, *, progress: bool = True, log=pri
     _truncate_metrics(metrics_path, step)
 
     def save() -> Path:
-        return ckpt.save_checkpoint(
-            run_dir,
-            {
-                "step": step,
-                "config": config.to_dict(),
-                "generator": gan.generator.state_dict(),
-                "discriminator": gan.discriminator.state_dict(),
-                "opt_g": gan.opt_g.state_dict(),
-                "opt_d": gan.opt_d.state_dict(),
-                "rng": {"noise": noise.get_state(), "torch": torch.get_rng_state()},
-            },
-            keep=config.train.keep_checkpoints,
-        )
+        return ckpt.save_checkpoint(run_dir, _run_state(gan, config, step, noise), keep=config.train.keep_checkpoints)
 
     def sample() -> Path:
         gan.generator.eval()
@@ -260,20 +249,21 @@ def save_imported_run(run_dir: Path, generator: SeedGenerator, discriminator: Se
         gan.discriminator.load_state_dict(discriminator.state_dict())
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n")
-    return ckpt.save_checkpoint(
-        run_dir,
-        {
-            "step": 0,
-            "imported": True,
-            "config": config.to_dict(),
-            "generator": gan.generator.state_dict(),
-            "discriminator": gan.discriminator.state_dict(),
-            "opt_g": gan.opt_g.state_dict(),
-            "opt_d": gan.opt_d.state_dict(),
-            "rng": {"noise": torch.Generator().manual_seed(config.train.seed).get_state(), "torch": torch.get_rng_state()},
-        },
-        keep=config.train.keep_checkpoints,
-    )
+    state = _run_state(gan, config, 0, torch.Generator().manual_seed(config.train.seed))
+    return ckpt.save_checkpoint(run_dir, {**state, "imported": True}, keep=config.train.keep_checkpoints)
+
+
+def _run_state(gan: GAN, config: Config, step: int, noise: torch.Generator) -> dict:
+    """Everything resuming needs: weights, BN statistics, optimizer states, RNG states, step, config."""
+    return {
+        "step": step,
+        "config": config.to_dict(),
+        "generator": gan.generator.state_dict(),
+        "discriminator": gan.discriminator.state_dict(),
+        "opt_g": gan.opt_g.state_dict(),
+        "opt_d": gan.opt_d.state_dict(),
+        "rng": {"noise": noise.get_state(), "torch": torch.get_rng_state()},
+    }
 
 
 def _truncate_metrics(path: Path, step: int) -> None:
