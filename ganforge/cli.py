@@ -77,6 +77,15 @@ def _parser() -> argparse.ArgumentParser:
     imp.add_argument("--discriminator", help="D saved by Keras (.keras or .h5); a fresh D if left out")
     imp.add_argument("--out", required=True, help="run folder to create")
 
+    ev = commands.add_parser("eval", help="score a checkpoint's samples against real data")
+    ev.add_argument("--checkpoint", required=True, help="a run folder (its latest checkpoint) or a checkpoint file")
+    ev.add_argument("--data", help="real data to compare with; default: the run's own (shapes is supported now)")
+    ev.add_argument("--metrics", default="fd,kid,pr,dc,modes", help="comma-separated: fd, kid, pr, dc, modes")
+    ev.add_argument("-n", type=int, default=10000, help="generated (and real) samples")
+    ev.add_argument("--seed", type=int, default=0)
+    ev.add_argument("--device", default="auto")
+    ev.add_argument("--out", help="JSON file for the results; default RUN/eval-STEP.json")
+
     commands.add_parser("presets", help="list the presets")
     return parser
 
@@ -148,6 +157,22 @@ def cmd_import_keras(args) -> None:
     print(f"wrote {path}; `ganforge generate --checkpoint {args.out}` samples from it, `ganforge train --out {args.out} ...` goes on training it")
 
 
+def cmd_eval(args) -> None:
+    from .evaluate import evaluate, format_table, write_json
+    from .train.checkpoint import resolve_checkpoint
+    from .train.loop import resolve_device
+
+    if args.n < 10:
+        raise GanforgeError("-n must be at least 10")
+    checkpoint = resolve_checkpoint(args.checkpoint)
+    metrics = [m.strip() for m in args.metrics.split(",") if m.strip()]
+    results = evaluate(checkpoint, args.data, metrics, args.n, args.seed, resolve_device(args.device))
+    print(format_table(results))
+    run_dir = checkpoint.parent.parent if checkpoint.parent.name == "checkpoints" else checkpoint.parent
+    out = Path(args.out) if args.out else run_dir / f"eval-{results['checkpoint_step']:08d}.json"
+    print(f"wrote {write_json(results, out)}")
+
+
 def cmd_presets(args) -> None:
     from .config import preset_table
 
@@ -157,7 +182,7 @@ def cmd_presets(args) -> None:
         print(f"{name:<{width}}  {settings.get('about', '')}")
 
 
-COMMANDS = {"train": cmd_train, "generate": cmd_generate, "summary": cmd_summary, "import-keras": cmd_import_keras, "presets": cmd_presets}
+COMMANDS = {"train": cmd_train, "generate": cmd_generate, "eval": cmd_eval, "summary": cmd_summary, "import-keras": cmd_import_keras, "presets": cmd_presets}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -106,3 +106,21 @@ def test_mode_dropping_lowers_recall_and_coverage_but_not_precision():
     precision, recall = precision_recall(real, half)
     density, coverage = density_coverage(real, half)
     assert precision > 0.9 and 0.4 < recall < 0.6 and 0.4 < coverage < 0.6
+
+
+def test_mode_coverage_and_reverse_kl_on_known_histograms():
+    from ganforge.metrics.modes import confidence_threshold, mode_coverage, reverse_kl_to_uniform
+
+    uniform = np.repeat(np.arange(10), 5)
+    assert reverse_kl_to_uniform(uniform, 10) == pytest.approx(0.0, abs=1e-12)
+    collapsed = np.zeros(50, dtype=int)  # everything in one mode: KL = log(10)
+    assert reverse_kl_to_uniform(collapsed, 10) == pytest.approx(math.log(10))
+    half = np.repeat(np.arange(5), 10)  # five of ten modes, evenly: KL = log 2
+    assert reverse_kl_to_uniform(half, 10) == pytest.approx(math.log(2))
+    quality = np.ones(50, dtype=bool)
+    quality[half == 4] = False  # mode 4 has no high-quality sample: not covered
+    result = mode_coverage(half, quality, 10)
+    assert result.modes_covered == 4 and result.high_quality == pytest.approx(0.8)
+    confidences = np.linspace(0, 1, 101)
+    bar = confidence_threshold(confidences)
+    assert (confidences >= bar).mean() >= 0.98 and (confidences > bar).mean() < 0.98

@@ -24,13 +24,14 @@ class KerasBatchNorm(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training:
             return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias, False, 0.0, self.eps)
+        # Normalizes with the biased batch variance and backpropagates through the batch statistics, as Keras
+        # does. The kernel also returns the batch mean and 1 / sqrt(biased var + eps): no second pass for them.
+        out, batch_mean, inv_std = torch.native_batch_norm(x, self.weight, self.bias, None, None, True, 0.0, self.eps)
         with torch.no_grad():
-            reduce_dims = [0, *range(2, x.ndim)]
-            batch_var, batch_mean = torch.var_mean(x, dim=reduce_dims, correction=0)
+            batch_var = inv_std.pow(-2).sub_(self.eps)
             self.running_mean.mul_(self.momentum).add_(batch_mean, alpha=1 - self.momentum)
             self.running_var.mul_(self.momentum).add_(batch_var, alpha=1 - self.momentum)
-        # Normalizes with the biased batch variance and backpropagates through the batch statistics, as Keras does.
-        return F.batch_norm(x, None, None, self.weight, self.bias, True, 0.0, self.eps)
+        return out
 
     def extra_repr(self) -> str:
         return f"{self.weight.numel()}, momentum={self.momentum} (Keras convention), eps={self.eps}"

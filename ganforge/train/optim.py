@@ -1,45 +1,33 @@
-"""Adam exactly as Keras and TensorFlow apply it."""
+"""Adam exactly as Keras and TensorFlow apply it, on PyTorch's fused Adam kernel."""
 import math
 
 import torch
 
 
-class KerasAdam(torch.optim.Optimizer):
+class KerasAdam(torch.optim.Adam):
     """Adam with Keras' epsilon: added to sqrt(v) *before* v's bias correction.
 
     Per step t:  m <- b1 m + (1 - b1) g;  v <- b2 v + (1 - b2) g^2;
                  p <- p - lr * sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + eps)
-    (Kingma & Ba's "epsilon hat" form.) torch.optim.Adam adds eps after the correction, which is
-    the same only if its eps is rescaled by sqrt(1 - b2^t) at every step, so the seed needs this one.
+    (Kingma & Ba's "epsilon hat" form.) torch.optim.Adam adds its epsilon after the correction:
+    p <- p - lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps'), which is the same update exactly
+    when eps' = eps / sqrt(1 - b2^t). So each step sets that eps' and runs PyTorch's own (fused) kernel.
     """
 
     def __init__(self, params, lr: float = 1e-3, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-7):
-        super().__init__(params, dict(lr=lr, beta1=beta1, beta2=beta2, eps=eps))
+        params = list(params)
+        fused = bool(params) and all(isinstance(p, torch.Tensor) and p.is_floating_point() for p in params)
+        super().__init__(params, lr=lr, betas=(beta1, beta2), eps=eps, fused=fused or None)
+        for group in self.param_groups:
+            group["keras_eps"] = eps
 
     @torch.no_grad()
     def step(self, closure=None):
         for group in self.param_groups:
-            params = [p for p in group["params"] if p.grad is not None]
-            if not params:
+            with_grad = [p for p in group["params"] if p.grad is not None]
+            if not with_grad:
                 continue
-            grads, exp_avgs, exp_avg_sqs = [], [], []
-            for p in params:
-                state = self.state[p]
-                if not state:
-                    state["step"] = torch.zeros((), dtype=torch.float32)
-                    state["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-                    state["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-                state["step"] += 1
-                grads.append(p.grad)
-                exp_avgs.append(state["exp_avg"])
-                exp_avg_sqs.append(state["exp_avg_sq"])
-            step = int(self.state[params[0]]["step"].item())
-            beta1, beta2 = group["beta1"], group["beta2"]
-            alpha = group["lr"] * math.sqrt(1 - beta2**step) / (1 - beta1**step)
-            torch._foreach_mul_(exp_avgs, beta1)
-            torch._foreach_add_(exp_avgs, grads, alpha=1 - beta1)
-            torch._foreach_mul_(exp_avg_sqs, beta2)
-            torch._foreach_addcmul_(exp_avg_sqs, grads, grads, value=1 - beta2)
-            denominators = torch._foreach_sqrt(exp_avg_sqs)
-            torch._foreach_add_(denominators, group["eps"])
-            torch._foreach_addcdiv_(params, exp_avgs, denominators, value=-alpha)
+            state = self.state[with_grad[0]]
+            t = int(state["step"].item()) + 1 if "step" in state else 1
+            group["eps"] = group["keras_eps"] / math.sqrt(1 - group["betas"][1] ** t)
+        return super().step(closure)
