@@ -86,6 +86,13 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--device", default="auto")
     ev.add_argument("--out", help="JSON file for the results; default RUN/eval-STEP.json")
 
+    bench = commands.add_parser("bench", help="benchmarks with ground truth")
+    bench.add_argument("name", choices=["toy2d"], help="toy2d: PacGAN's 2-D mode-collapse benchmark")
+    bench.add_argument("--dataset", default="ring,grid", help="ring, grid, or both comma-separated")
+    bench.add_argument("--preset", default="seed")
+    bench.add_argument("--seeds", type=int, default=5)
+    bench.add_argument("--iterations", type=int, default=10000)
+
     commands.add_parser("presets", help="list the presets")
     return parser
 
@@ -173,6 +180,19 @@ def cmd_eval(args) -> None:
     print(f"wrote {write_json(results, out)}")
 
 
+def cmd_bench(args) -> None:
+    from .config import load_config
+    from .toy2d import run_benchmark
+
+    datasets = [d.strip() for d in args.dataset.split(",") if d.strip()]
+    bad = [d for d in datasets if d not in ("ring", "grid")]
+    if bad or not datasets:
+        raise GanforgeError(f"--dataset must be ring, grid or both, not {args.dataset!r}")
+    if args.seeds < 1 or args.iterations < 1:
+        raise GanforgeError("--seeds and --iterations must be at least 1")
+    print(run_benchmark(load_config(args.preset), args.preset, datasets, args.seeds, args.iterations))
+
+
 def cmd_presets(args) -> None:
     from .config import preset_table
 
@@ -182,7 +202,7 @@ def cmd_presets(args) -> None:
         print(f"{name:<{width}}  {settings.get('about', '')}")
 
 
-COMMANDS = {"train": cmd_train, "generate": cmd_generate, "eval": cmd_eval, "summary": cmd_summary, "import-keras": cmd_import_keras, "presets": cmd_presets}
+COMMANDS = {"train": cmd_train, "generate": cmd_generate, "eval": cmd_eval, "bench": cmd_bench, "summary": cmd_summary, "import-keras": cmd_import_keras, "presets": cmd_presets}
 
 
 def main(argv: list[str] | None = None) -> int:

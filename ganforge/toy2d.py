@@ -1,0 +1,116 @@
+"""The 2-D mode-collapse benchmark with PacGAN's protocol (Lin et al. 2018, Table 1).
+
+ring: 8 Gaussians, means (cos 2 pi i / 8, sin 2 pi i / 8), std 0.01. grid: 25 Gaussians, means
+{-4, -2, 0, 2, 4}^2, std 0.05. 2,500 samples are each assigned to the nearest mean; a sample is high
+quality within 3 standard deviations of it; a mode is covered by at least one high-quality sample;
+reverse KL over the modes as in ganforge.metrics.modes. Networks, Adam(1e-4, beta1 0.8) and batch 100
+are PacGAN's; the iteration and the loss come from the chosen preset.
+"""
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .config import Config
+from .metrics.modes import ModeCoverage, mode_coverage
+from .nets.toy import ToyDiscriminator, ToyGenerator
+from .train.loop import BN_MODES, PROCEDURES, _choice
+from .train.objectives import OBJECTIVES
+from .train.optim import KerasAdam
+from .train.procedure import GAN
+
+EVAL_SAMPLES = 2500
+BATCH = 100
+LR, BETA1 = 1e-4, 0.8
+
+# PacGAN Table 1 (their numbers, 400k iterations): modes, % high quality, reverse KL
+PUBLISHED = {
+    "ring": {"GAN": (6.3, 98.2, 0.45), "PacGAN4": (7.8, 95.9, 0.07)},
+    "grid": {"GAN": (17.3, 94.8, 0.70), "PacGAN4": (24.8, 93.6, 0.04)},
+}
+
+
+@dataclass(frozen=True)
+class Mixture:
+    means: np.ndarray  # (modes, 2)
+    std: float
+
+    def sample(self, count: int, generator: torch.Generator) -> torch.Tensor:
+        means = torch.as_tensor(self.means, dtype=torch.float32)
+        which = torch.randint(len(means), (count,), generator=generator)
+        return means[which] + self.std * torch.randn(count, 2, generator=generator)
+
+
+def mixture(name: str) -> Mixture:
+    if name == "ring":
+        angles = 2 * math.pi * np.arange(8) / 8
+        return Mixture(np.stack([np.cos(angles), np.sin(angles)], 1), 0.01)
+    if name == "grid":
+        return Mixture(np.array([(x, y) for x in range(-4, 5, 2) for y in range(-4, 5, 2)], dtype=np.float64), 0.05)
+    raise ValueError(f"unknown toy dataset {name!r}; choose ring or grid")
+
+
+def score(points: np.ndarray, data: Mixture) -> ModeCoverage:
+    distances = np.linalg.norm(points[:, None, :] - data.means[None], axis=2)  # (N, modes)
+    nearest = distances.argmin(1)
+    return mode_coverage(nearest, distances.min(1) < 3 * data.std, len(data.means))
+
+
+def train_one(config: Config, dataset: str, seed: int, iterations: int) -> ModeCoverage:
+    data = mixture(dataset)
+    t = config.train
+    torch.manual_seed(seed)
+    generator, discriminator = ToyGenerator(), ToyDiscriminator()
+    gan = GAN(
+        generator,
+        discriminator,
+        KerasAdam(generator.parameters(), LR, BETA1, eps=config.optim.eps),
+        KerasAdam(discriminator.parameters(), LR, BETA1, eps=config.optim.eps),
+        loss=_choice(OBJECTIVES, t.loss, "train.loss"),
+        fakes_g_training=_choice(BN_MODES, t.fakes_g_mode, "train.fakes_g_mode"),
+        frozen_d_training=_choice(BN_MODES, t.frozen_d_mode, "train.frozen_d_mode"),
+    )
+    iteration = _choice(PROCEDURES, t.procedure, "train.procedure")
+    rng = torch.Generator().manual_seed(seed)
+    for _ in range(iterations):
+        iteration(gan, data.sample(BATCH, rng), torch.randn(BATCH, 2, generator=rng), torch.randn(BATCH, 2, generator=rng))
+    generator.eval()
+    with torch.no_grad():
+        points = generator(torch.randn(EVAL_SAMPLES, 2, generator=rng)).numpy()
+    return score(points, data)
+
+
+def real_floor(dataset: str, seed: int = 0) -> ModeCoverage:
+    data = mixture(dataset)
+    return score(data.sample(EVAL_SAMPLES, torch.Generator().manual_seed(seed)).numpy(), data)
+
+
+def run_benchmark(config: Config, preset: str, datasets: list[str], seeds: int, iterations: int, log=print) -> str:
+    rows = []
+    for dataset in datasets:
+        results = []
+        for seed in range(seeds):
+            started = time.perf_counter()
+            result = train_one(config, dataset, seed, iterations)
+            log(f"{dataset} seed {seed}: {result.modes_covered}/{result.num_modes} modes, {100 * result.high_quality:.1f}% high quality, "
+                f"reverse KL {result.reverse_kl:.3f} ({time.perf_counter() - started:.0f} s)")
+            results.append(result)
+        rows.append(_row(f"ganforge {preset} ({iterations // 1000}k it)", dataset, results))
+        for name, (modes, quality, kl) in PUBLISHED[dataset].items():
+            rows.append(f"| {dataset} | {name} (PacGAN Table 1, 400k it) | {modes} | {quality}% | {kl} |")
+        floor = real_floor(dataset)
+        rows.append(f"| {dataset} | real data (floor) | {floor.modes_covered} | {100 * floor.high_quality:.1f}% | {floor.reverse_kl:.4f} |")
+    header = f"| data | model | modes (mean ± s.e. over {seeds} seeds) | high quality | reverse KL |\n|---|---|---|---|---|"
+    return "\n".join([header, *rows])
+
+
+def _row(name: str, dataset: str, results: list[ModeCoverage]) -> str:
+    def mean_se(values):
+        values = np.asarray(values, dtype=np.float64)
+        se = values.std(ddof=1) / math.sqrt(len(values)) if len(values) > 1 else 0.0
+        return values.mean(), se
+
+    modes, quality, kl = (mean_se([getattr(r, f) for r in results]) for f in ("modes_covered", "high_quality", "reverse_kl"))
+    return f"| {dataset} | {name} | {modes[0]:.1f} ± {modes[1]:.1f} | {100 * quality[0]:.1f} ± {100 * quality[1]:.1f}% | {kl[0]:.3f} ± {kl[1]:.3f} |"
