@@ -18,8 +18,8 @@ $(VENV)/.installed: pyproject.toml
 install: $(VENV)/.installed
 
 demo: install
-	$(PY) -m ganforge train --data shapes --preset seed --resolution 32 --batch-size 32 --iterations 700 \
-		--sample-every 100 --checkpoint-every 350 --out runs/demo --workers 2
+	$(PY) -m ganforge train --data shapes --preset dcgan --lr 5e-4 --resolution 32 --batch-size 32 --iterations 1000 \
+		--sample-every 250 --checkpoint-every 500 --out runs/demo
 	@echo "sample grid: runs/demo/samples/latest.png"
 	@echo "loss plot:   runs/demo/loss_curve.png"
 

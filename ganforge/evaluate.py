@@ -65,7 +65,7 @@ def evaluate(checkpoint, data: str | None = None, metrics=METRICS, count: int = 
         bar = confidence_threshold(real_probabilities.max(1))
         fake = mode_coverage(fake_probabilities.argmax(1), fake_probabilities.max(1) >= bar, NUM_MODES)
         real = mode_coverage(real_probabilities.argmax(1), real_probabilities.max(1) >= bar, NUM_MODES)
-        results.update({f"modes_{k}": v for k, v in fake.as_dict().items()})
+        results.update(fake.as_dict())
         results.update({"real_modes_covered": real.modes_covered, "real_high_quality": real.high_quality, "real_reverse_kl_floor": real.reverse_kl})
         results["real_label_reverse_kl"] = reverse_kl_to_uniform(real_set.labels[:count], NUM_MODES) if real_set.labels is not None else None
         results["confidence_threshold"] = bar

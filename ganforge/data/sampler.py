@@ -32,4 +32,4 @@ class EpochSampler:
 
 def to_training_tensor(pixels: np.ndarray) -> torch.Tensor:
     """(B, H, W, 3) uint8 -> (B, 3, H, W) float32 in [-1, 1], matching G's tanh."""
-    return torch.from_numpy(np.ascontiguousarray(pixels)).permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0)
+    return torch.from_numpy(np.array(pixels, copy=True)).permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0)  # copy: a memmap is read-only

@@ -1,0 +1,53 @@
+"""The toy benchmark's protocol: its data, its scoring, and a short deterministic training run."""
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from ganforge.config import load_config
+from ganforge.nets.toy import Maxout, ToyDiscriminator, ToyGenerator
+from ganforge.toy2d import mixture, real_floor, score, train_one
+
+
+def test_mixtures_have_pacgans_means_and_spreads():
+    ring, grid = mixture("ring"), mixture("grid")
+    assert len(ring.means) == 8 and np.allclose(np.linalg.norm(ring.means, axis=1), 1) and ring.std == 0.01
+    assert len(grid.means) == 25 and set(grid.means[:, 0]) == {-4, -2, 0, 2, 4} and grid.std == 0.05
+
+
+def test_scoring_on_point_sets_with_known_answers():
+    grid = mixture("grid")
+    exact = score(np.repeat(grid.means, 4, axis=0), grid)
+    assert (exact.modes_covered, exact.high_quality) == (25, 1.0) and exact.reverse_kl == pytest.approx(0, abs=1e-12)
+    collapsed = score(np.zeros((100, 2)) + grid.means[3], grid)
+    assert collapsed.modes_covered == 1 and collapsed.reverse_kl == pytest.approx(math.log(25))
+    off = score(grid.means + [0, 4 * grid.std], grid)  # 4 standard deviations away: assigned, but not high quality
+    assert off.modes_covered == 0 and off.high_quality == 0.0 and off.reverse_kl == pytest.approx(0, abs=1e-12)
+
+
+@pytest.mark.parametrize("name", ["ring", "grid"])
+def test_real_data_floor_matches_the_closed_form(name):
+    floor = real_floor(name)
+    # P(|x - mu| < 3 sigma) for an isotropic 2-D Gaussian is 1 - exp(-9 / 2) = 98.89%
+    assert floor.modes_covered == len(mixture(name).means)
+    assert floor.high_quality == pytest.approx(1 - math.exp(-4.5), abs=0.006)
+    assert floor.reverse_kl < 0.01
+
+
+def test_networks_have_pacgans_shapes():
+    g, d = ToyGenerator(), ToyDiscriminator(pack=4)
+    assert g(torch.randn(5, 2)).shape == (5, 2) and d(torch.randn(5, 8)).shape == (5, 1)
+    assert sum(isinstance(m, torch.nn.BatchNorm1d) for m in g.modules()) == 4
+    maxout = Maxout(3, 2, pieces=5)
+    x = torch.randn(4, 3)
+    assert torch.equal(maxout(x), maxout.linear(x).view(4, 2, 5).amax(-1))
+
+
+def test_a_short_run_is_deterministic_and_learns_something():
+    config = load_config("dcgan")
+    first = train_one(config, "ring", seed=0, iterations=300)
+    again = train_one(config, "ring", seed=0, iterations=300)
+    assert first == again
+    untrained = train_one(config, "ring", seed=0, iterations=0)
+    assert first.reverse_kl < untrained.reverse_kl or first.high_quality > untrained.high_quality
