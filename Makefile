@@ -10,7 +10,6 @@ HAS_GPU := $(shell command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
 	@if [ -z "$(HAS_GPU)" ]; then $(PY) -m pip install --quiet "$(TORCH_CPU)"; fi
 	$(PY) -m pip install --quiet -e ".[dev]"
 	touch $@
@@ -20,8 +19,6 @@ install: $(VENV)/.installed
 demo: install
 	$(PY) -m ganforge train --data shapes --preset dcgan --lr 5e-4 --resolution 32 --batch-size 32 --iterations 1000 \
 		--sample-every 250 --checkpoint-every 500 --out runs/demo
-	@echo "sample grid: runs/demo/samples/latest.png"
-	@echo "loss plot:   runs/demo/loss_curve.png"
 
 test: install
 	@fc-list 2>/dev/null | grep -q NotoColorEmoji || { \
