@@ -187,7 +187,8 @@ def train(config: Config, run_dir: str | Path, *, progress: bool = True, log=pri
     tensorboard = _TensorBoard(run_dir / "tensorboard")
     last_checkpoint = found[-1] if found else None
     grid = None
-    bar = tqdm(total=t.iterations, initial=step, disable=not progress, unit="it", dynamic_ncols=True, file=sys.stderr)
+    bar = tqdm(total=t.iterations, initial=step, disable=not progress, unit="it", dynamic_ncols=True, file=sys.stderr,
+               mininterval=0.1 if sys.stderr.isatty() else 30)  # a log file gets a line every 30 s, not a flood
     started, started_step = time.perf_counter(), step
     try:
         with open(metrics_path, "a") as metrics_file:
