@@ -53,6 +53,8 @@ class TrainConfig:
     sample_every: int = 500  # iterations between sample grids; 0 = only at the end
     checkpoint_every: int = 1000  # iterations between checkpoints; 0 = only at the end
     keep_checkpoints: int = 3  # the last K checkpoints are kept
+    diagnose_every: int = 500  # iterations between diversity (and, on shapes, mode-coverage) checks; 0 = off
+    max_rollbacks: int = 3  # NaN/Inf rollbacks in a row before the run stops
 
 
 @dataclass(frozen=True)

@@ -98,7 +98,8 @@ def test_resume_with_other_settings_is_refused(tmp_path):
 
 def test_interrupted_checkpoint_write_leaves_previous_loadable(tmp_path, monkeypatch):
     train(_config(**{"train.iterations": 2}), tmp_path, progress=False, log=lambda *_: None)
-    good = ckpt.list_checkpoints(tmp_path)[-1]
+    before = ckpt.list_checkpoints(tmp_path)
+    good = before[-1]
     real_save = torch.save
 
     def dies_halfway(obj, f, *args, **kwargs):
@@ -109,7 +110,7 @@ def test_interrupted_checkpoint_write_leaves_previous_loadable(tmp_path, monkeyp
     with pytest.raises(Killed):
         train(_config(**{"train.iterations": 4}), tmp_path, progress=False, log=lambda *_: None)
     monkeypatch.setattr(torch, "save", real_save)
-    assert ckpt.list_checkpoints(tmp_path) == [good]  # the half-written file is a temporary, never a checkpoint
+    assert ckpt.list_checkpoints(tmp_path) == before  # the half-written file is a temporary, never a checkpoint
     assert ckpt.load_checkpoint(tmp_path)["step"] == 2
     resumed = train(_config(**{"train.iterations": 4}), tmp_path, progress=False, log=lambda *_: None)
     assert resumed.step == 4

@@ -17,6 +17,7 @@ from ..errors import GanforgeError
 from ..nets import SeedDiscriminator, SeedGenerator
 from ..viz import plot_losses, save_grid
 from . import checkpoint as ckpt
+from .diagnosis import TrainingMonitor, all_finite, diversity
 from .objectives import OBJECTIVES
 from .optim import KerasAdam
 from .procedure import GAN, seed_iteration
@@ -24,7 +25,10 @@ from .procedure import GAN, seed_iteration
 PROCEDURES = {"seed": seed_iteration}
 SAMPLE_GRID_SIZE = 64
 # Settings that may change when a run is resumed; any other difference means a different experiment.
-RESUMABLE_CHANGES = {"train.iterations", "train.device", "train.log_every", "train.sample_every", "train.checkpoint_every", "train.keep_checkpoints", "data.workers", "data.cache_dir"}
+RESUMABLE_CHANGES = {
+    "train.iterations", "train.device", "train.log_every", "train.sample_every", "train.checkpoint_every",
+    "train.keep_checkpoints", "train.diagnose_every", "train.max_rollbacks", "data.workers", "data.cache_dir",
+}
 
 
 def resolve_device(name: str) -> torch.device:
@@ -134,21 +138,71 @@ class _TensorBoard:
             self.writer.close()
 
 
-def train(config: Config, run_dir: str | Path, *, progress: bool = True, log=print, on_step=None) -> RunResult:
+def _restore(gan: GAN, noise: torch.Generator, state: dict) -> int:
+    gan.generator.load_state_dict(state["generator"])
+    gan.discriminator.load_state_dict(state["discriminator"])
+    gan.opt_g.load_state_dict(state["opt_g"])
+    gan.opt_d.load_state_dict(state["opt_d"])
+    noise.set_state(state["rng"]["noise"])
+    torch.set_rng_state(state["rng"]["torch"])
+    return state["step"]
+
+
+class _LiveChecks:
+    """Every `diagnose_every` iterations: sample diversity against real data's and, on `shapes`, mode
+    coverage by the shipped classifier. Results go to diagnostics.jsonl and TensorBoard; symptoms to the log."""
+
+    SAMPLES = 256
+
+    def __init__(self, config: Config, images, device, run_dir: Path):
+        self.config, self.device, self.path = config, device, run_dir / "diagnostics.jsonl"
+        self.monitor = TrainingMonitor()
+        real = to_training_tensor(images.pixels[: self.SAMPLES])
+        self.real_diversity = diversity(real)
+        self.noise = torch.randn(self.SAMPLES, config.model.latent_dim, generator=torch.Generator().manual_seed(config.train.seed + 2))
+        self.classifier = None
+        if config.data.source == "shapes":
+            from ..metrics.modes import confidence_threshold
+            from ..metrics.shapes_classifier import load_shapes_classifier
+
+            self.classifier = load_shapes_classifier(device)
+            with torch.no_grad():
+                self.bar = confidence_threshold(self.classifier(real.to(device))[1].softmax(1).max(1).values.cpu().numpy())
+
+    @torch.no_grad()
+    def __call__(self, generator, step: int) -> tuple[dict, list[str]]:
+        generator.eval()
+        fake = generator(self.noise.to(self.device))
+        values = {"diversity_ratio": round(diversity(fake.cpu()) / self.real_diversity, 4)}
+        warnings = self.monitor.observe_diversity(step, values["diversity_ratio"] * self.real_diversity, self.real_diversity)
+        if self.classifier is not None:
+            from ..data.shapes import NUM_MODES
+
+            probabilities = self.classifier(fake)[1].softmax(1)
+            confident = probabilities.max(1).values >= self.bar
+            values["modes_covered"] = int(probabilities.argmax(1)[confident].unique().numel())
+            warnings += self.monitor.observe_coverage(step, values["modes_covered"], NUM_MODES)
+        with open(self.path, "a") as f:
+            f.write(json.dumps({"step": step, **values}) + "\n")
+        return values, warnings
+
+
+def train(config: Config, run_dir: str | Path, *, progress: bool = True, log=print, on_step=None, procedure=None) -> RunResult:
     """Train, or resume the run in run_dir. `on_step(step)` is called after each iteration (tests use it to
-    interrupt a run); Ctrl-C writes a checkpoint before stopping."""
+    interrupt a run; `procedure` replaces the iteration, to inject faults); Ctrl-C writes a checkpoint first."""
     run_dir = Path(run_dir)
-    device = resolve_device(config.train.device)
+    t = config.train
+    device = resolve_device(t.device)
     images = load_images(config.data, config.model.resolution, log=log)
     if images.skipped:
         log(f"{images.skipped} unreadable file(s) skipped; training on {len(images)} images")
     try:
-        sampler = EpochSampler(len(images), config.train.batch_size, config.train.seed)
+        sampler = EpochSampler(len(images), t.batch_size, t.seed)
     except ValueError as exc:
         raise GanforgeError(f"{config.data.source}: {exc}; lower --batch-size") from exc
 
     gan = build_gan(config, device)
-    noise = torch.Generator().manual_seed(config.train.seed)
+    noise = torch.Generator().manual_seed(t.seed)
     step = 0
     found = ckpt.list_checkpoints(run_dir)
     if found:
@@ -157,13 +211,7 @@ def train(config: Config, run_dir: str | Path, *, progress: bool = True, log=pri
         if state.get("imported"):  # an imported Keras model fixes the networks only; the rest is this run's
             saved, current = {"model": saved["model"]}, {"model": current["model"]}
         _check_same_experiment(saved, current, run_dir)
-        gan.generator.load_state_dict(state["generator"])
-        gan.discriminator.load_state_dict(state["discriminator"])
-        gan.opt_g.load_state_dict(state["opt_g"])
-        gan.opt_d.load_state_dict(state["opt_d"])
-        noise.set_state(state["rng"]["noise"])
-        torch.set_rng_state(state["rng"]["torch"])
-        step = state["step"]
+        step = _restore(gan, noise, state)
         log(f"resuming {run_dir} from step {step} ({found[-1].name})")
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n")
@@ -171,7 +219,7 @@ def train(config: Config, run_dir: str | Path, *, progress: bool = True, log=pri
     _truncate_metrics(metrics_path, step)
 
     def save() -> Path:
-        return ckpt.save_checkpoint(run_dir, _run_state(gan, config, step, noise), keep=config.train.keep_checkpoints)
+        return ckpt.save_checkpoint(run_dir, _run_state(gan, config, step, noise), keep=t.keep_checkpoints)
 
     def sample() -> Path:
         gan.generator.eval()
@@ -182,45 +230,71 @@ def train(config: Config, run_dir: str | Path, *, progress: bool = True, log=pri
         tensorboard.image("samples", path, step)
         return path
 
-    t = config.train
-    iteration = PROCEDURES[t.procedure]
+    iteration = procedure or PROCEDURES[t.procedure]
     tensorboard = _TensorBoard(run_dir / "tensorboard")
-    last_checkpoint = found[-1] if found else None
+    live_checks = _LiveChecks(config, images, device, run_dir) if t.diagnose_every else None
+    last_checkpoint = found[-1] if found else save()  # a fresh run starts with a step-0 checkpoint to roll back to
+    rollbacks = 0
     grid = None
     bar = tqdm(total=t.iterations, initial=step, disable=not progress, unit="it", dynamic_ncols=True, file=sys.stderr,
                mininterval=0.1 if sys.stderr.isatty() else 30)  # a log file gets a line every 30 s, not a flood
     started, started_step = time.perf_counter(), step
     try:
-        with open(metrics_path, "a") as metrics_file:
-            while step < t.iterations:
-                real = images.pixels[sampler.indices(step)]
-                real = to_training_tensor(real)
-                z_fake = torch.randn(t.batch_size, config.model.latent_dim, generator=noise)
-                z_gen = torch.randn(t.batch_size, config.model.latent_dim, generator=noise)
-                if config.data.flip:
-                    flip = torch.rand(t.batch_size, generator=noise) < 0.5
-                    real = torch.where(flip[:, None, None, None], real.flip(3), real)
-                stats = iteration(gan, real.to(device, non_blocking=True), z_fake.to(device), z_gen.to(device))
-                step += 1
-                bar.update(1)
-                if step % t.log_every == 0 or step == t.iterations:
-                    elapsed = time.perf_counter() - started
-                    values = {k: round(v.item(), 6) for k, v in stats.items()}
-                    values["img_per_s"] = round((step - started_step) * t.batch_size / max(elapsed, 1e-9), 3)
+        while step < t.iterations:
+            real = to_training_tensor(images.pixels[sampler.indices(step)])
+            z_fake = torch.randn(t.batch_size, config.model.latent_dim, generator=noise)
+            z_gen = torch.randn(t.batch_size, config.model.latent_dim, generator=noise)
+            if config.data.flip:
+                flip = torch.rand(t.batch_size, generator=noise) < 0.5
+                real = torch.where(flip[:, None, None, None], real.flip(3), real)
+            stats = iteration(gan, real.to(device, non_blocking=True), z_fake.to(device), z_gen.to(device))
+            step += 1
+            bar.update(1)
+            logging_now = step % t.log_every == 0 or step == t.iterations
+            checkpointing_now = t.checkpoint_every and step % t.checkpoint_every == 0
+            if logging_now or checkpointing_now:
+                values = {k: round(v.item(), 6) for k, v in stats.items()}
+                if not all_finite(values, gan.generator, gan.discriminator):
+                    # Never log or save a broken state: go back to the last good checkpoint, with fresh noise
+                    # so the same numbers are not replayed into the same NaN.
+                    rollbacks += 1
+                    if rollbacks > t.max_rollbacks:
+                        raise GanforgeError(
+                            f"iteration {step}: NaN or Inf again after {t.max_rollbacks} rollbacks in a row; stopped. "
+                            f"The last good checkpoint is {last_checkpoint}. Try a lower learning rate."
+                        )
+                    step = _restore(gan, noise, ckpt.load_checkpoint(last_checkpoint))
+                    noise.manual_seed(t.seed + 1_000_003 * rollbacks)
+                    _truncate_metrics(metrics_path, step)
+                    bar.n = step
+                    log(f"warning: NaN or Inf in a loss or a weight; rolled back to step {step} ({last_checkpoint.name}), "
+                        f"rollback {rollbacks} of at most {t.max_rollbacks}")
+                    continue
+            if logging_now:
+                values["img_per_s"] = round((step - started_step) * t.batch_size / max(time.perf_counter() - started, 1e-9), 3)
+                with open(metrics_path, "a") as metrics_file:
                     metrics_file.write(json.dumps({"step": step, **values}) + "\n")
-                    metrics_file.flush()
-                    tensorboard.scalars(values, step)
-                    bar.set_postfix(
-                        D_real=f"{values['d_loss_real']:.3f}", D_fake=f"{values['d_loss_fake']:.3f}",
-                        G=f"{values['g_loss']:.3f}", acc_r=f"{values['d_acc_real']:.2f}",
-                        acc_f=f"{values['d_acc_fake']:.2f}", img_s=f"{values['img_per_s']:.1f}", refresh=False,
-                    )
-                if t.sample_every and step % t.sample_every == 0:
-                    grid = sample()
-                if t.checkpoint_every and step % t.checkpoint_every == 0:
-                    last_checkpoint = save()
-                if on_step is not None:
-                    on_step(step)
+                tensorboard.scalars(values, step)
+                bar.set_postfix(
+                    D_real=f"{values['d_loss_real']:.3f}", D_fake=f"{values['d_loss_fake']:.3f}",
+                    G=f"{values['g_loss']:.3f}", acc_r=f"{values['d_acc_real']:.2f}",
+                    acc_f=f"{values['d_acc_fake']:.2f}", img_s=f"{values['img_per_s']:.1f}", refresh=False,
+                )
+                if live_checks:
+                    for warning in live_checks.monitor.observe_losses(step, values):
+                        bar.write(f"warning: {warning}", file=sys.stderr)
+            if live_checks and step % t.diagnose_every == 0:
+                diagnostics, warnings = live_checks(gan.generator, step)
+                tensorboard.scalars(diagnostics, step)
+                for warning in warnings:
+                    bar.write(f"warning: {warning}", file=sys.stderr)
+            if t.sample_every and step % t.sample_every == 0:
+                grid = sample()
+            if checkpointing_now:
+                last_checkpoint = save()
+                rollbacks = 0
+            if on_step is not None:
+                on_step(step)
     except KeyboardInterrupt:
         bar.close()
         last_checkpoint = save()
@@ -228,7 +302,7 @@ def train(config: Config, run_dir: str | Path, *, progress: bool = True, log=pri
         tensorboard.close()
         raise
     bar.close()
-    if last_checkpoint is None or not last_checkpoint.name.endswith(f"{step:08d}.pt"):
+    if not last_checkpoint.name.endswith(f"{step:08d}.pt"):
         last_checkpoint = save()
     grid = sample() if grid is None or not grid.name.endswith(f"{step:08d}.png") else grid
     tensorboard.close()

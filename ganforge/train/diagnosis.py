@@ -1,0 +1,79 @@
+"""Live diagnosis: the seed's three problems as one warning line each, with the iteration, what was seen
+and what to try. The monitor only reads numbers the loop already has; it never changes the run."""
+from collections import deque
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+PINNED_ACCURACY = 0.99  # D is right on (nearly) every real and every fake
+VANISHED_D_LOSS = 0.05  # D's loss on real + fake
+PATIENCE = 5  # consecutive log lines a symptom must persist before it is reported
+DIVERSITY_FLOOR = 0.5  # fake diversity below half the real data's: collapse under way
+DIVERSITY_FEATURES = 8  # images are compared as 8x8 colour thumbnails (192 numbers)
+
+
+def diversity(images: torch.Tensor) -> float:
+    """Mean pairwise distance between 8x8 thumbnails of a batch (B, 3, H, W): 0 for identical images."""
+    thumbnails = F.adaptive_avg_pool2d(images.float(), DIVERSITY_FEATURES).flatten(1)
+    distances = torch.cdist(thumbnails, thumbnails)
+    n = len(thumbnails)
+    return float(distances.sum() / (n * (n - 1)))
+
+
+class TrainingMonitor:
+    """Feed it each log line (and, every few hundred iterations, diversity and coverage); it returns the
+    warnings to print. Each symptom is reported once when it starts, and again only after it has cleared."""
+
+    def __init__(self, patience: int = PATIENCE):
+        self.history = deque(maxlen=patience)
+        self.active: set[str] = set()
+        self.best_coverage: int | None = None
+
+    def _report(self, name: str, present: bool, message: str) -> list[str]:
+        if not present:
+            self.active.discard(name)
+            return []
+        if name in self.active:
+            return []
+        self.active.add(name)
+        return [message]
+
+    def observe_losses(self, step: int, values: dict) -> list[str]:
+        self.history.append(values)
+        full = len(self.history) == self.history.maxlen
+        pinned = full and all(min(v["d_acc_real"], v["d_acc_fake"]) >= PINNED_ACCURACY for v in self.history)
+        first, last = self.history[0], self.history[-1]
+        vanished = full and all(v["d_loss_real"] + v["d_loss_fake"] < VANISHED_D_LOSS for v in self.history) and last["g_loss"] > first["g_loss"]
+        return self._report(
+            "pinned", pinned,
+            f"iteration {step}: D's accuracy has been >= {PINNED_ACCURACY} on real and fake for the last {len(self.history)} log lines: "
+            "D wins and G's gradient vanishes. Try: a lower --lr-d, the logistic loss (--preset dcgan), or BN in training mode throughout.",
+        ) + self._report(
+            "vanished", vanished,
+            f"iteration {step}: D's loss is near 0 ({last['d_loss_real'] + last['d_loss_fake']:.4f}) while G's loss climbs "
+            f"({first['g_loss']:.3f} -> {last['g_loss']:.3f}): training has stalled. Try: a lower --lr-d or a higher --lr-g.",
+        )
+
+    def observe_diversity(self, step: int, fake_diversity: float, real_diversity: float) -> list[str]:
+        ratio = fake_diversity / max(real_diversity, 1e-12)
+        return self._report(
+            "diversity", ratio < DIVERSITY_FLOOR,
+            f"iteration {step}: sample diversity is {ratio:.2f} of the real data's (mean pairwise thumbnail distance): "
+            "the samples are collapsing onto few modes. Try: --preset dcgan, a lower learning rate, or resume an earlier checkpoint.",
+        )
+
+    def observe_coverage(self, step: int, modes_covered: int, num_modes: int) -> list[str]:
+        best = self.best_coverage = max(self.best_coverage or 0, modes_covered)
+        falling = modes_covered < 0.8 * best
+        return self._report(
+            "coverage", falling,
+            f"iteration {step}: mode coverage fell to {modes_covered}/{num_modes} from {best}: mode collapse. "
+            "Try: a lower learning rate, --preset dcgan, or resume the checkpoint with the best coverage.",
+        )
+
+
+def all_finite(values: dict, *modules: torch.nn.Module) -> bool:
+    if not all(np.isfinite(v) for v in values.values()):
+        return False
+    return all(torch.isfinite(t).all() for m in modules for t in m.state_dict().values() if t.is_floating_point())

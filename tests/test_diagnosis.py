@@ -1,0 +1,129 @@
+"""Each symptom built on purpose, and the diagnosis it must produce."""
+import pytest
+import torch
+from torch import nn
+
+from ganforge.config import load_config
+from ganforge.errors import GanforgeError
+from ganforge.train import checkpoint as ckpt
+from ganforge.train.diagnosis import TrainingMonitor, diversity
+from ganforge.train.loop import train
+from ganforge.train.procedure import seed_iteration
+
+TINY = {
+    "model.resolution": 32, "model.latent_dim": 8, "train.batch_size": 4, "train.iterations": 12,
+    "train.log_every": 1, "train.sample_every": 0, "train.checkpoint_every": 2, "data.shapes_size": 24,
+    "train.diagnose_every": 0,
+}
+
+
+def _config(**changes):
+    return load_config("seed", overrides={**TINY, **changes})
+
+
+def _line(acc_real=0.6, acc_fake=0.6, d_real=0.6, d_fake=0.6, g=0.8):
+    return {"d_acc_real": acc_real, "d_acc_fake": acc_fake, "d_loss_real": d_real, "d_loss_fake": d_fake, "g_loss": g}
+
+
+def test_pinned_accuracy_is_reported_once_per_episode():
+    monitor = TrainingMonitor(patience=3)
+    reports = [monitor.observe_losses(10 * i, _line(1.0, 1.0)) for i in range(1, 6)]
+    assert [len(r) for r in reports] == [0, 0, 1, 0, 0]
+    assert "iteration 30" in reports[2][0] and "D's accuracy" in reports[2][0] and "Try" in reports[2][0]
+    monitor.observe_losses(60, _line())  # cleared
+    again = [monitor.observe_losses(70 + i, _line(0.995, 1.0)) for i in range(3)]
+    assert sum(map(len, again)) == 1
+
+
+def test_d_loss_near_zero_while_g_loss_climbs():
+    monitor = TrainingMonitor(patience=4)
+    reports = [monitor.observe_losses(i, _line(0.9, 0.9, 0.001, 0.002, g=5 + i)) for i in range(4)]
+    assert any("G's loss climbs" in r for rs in reports for r in rs)
+    flat = TrainingMonitor(patience=4)
+    assert not any(flat.observe_losses(i, _line(0.9, 0.9, 0.001, 0.002, g=5)) for i in range(4))
+
+
+def test_diversity_of_identical_images_is_zero_and_collapse_is_reported():
+    constant = torch.zeros(16, 3, 32, 32)
+    varied = torch.rand(16, 3, 32, 32) * 2 - 1
+    assert diversity(constant) == 0.0 and diversity(varied) > 0.5
+    monitor = TrainingMonitor()
+    assert monitor.observe_diversity(100, diversity(varied), diversity(varied)) == []
+    report = monitor.observe_diversity(200, diversity(constant), diversity(varied))
+    assert len(report) == 1 and "iteration 200" in report[0] and "diversity is 0.00" in report[0]
+
+
+def test_falling_mode_coverage_is_reported():
+    monitor = TrainingMonitor()
+    assert monitor.observe_coverage(500, 100, 120) == []
+    assert monitor.observe_coverage(1000, 95, 120) == []
+    assert "fell to 60/120 from 100" in monitor.observe_coverage(1500, 60, 120)[0]
+
+
+def test_a_generator_that_outputs_a_constant_image_is_diagnosed_live(tmp_path, capsys):
+    def constant_generator(gan, *args):
+        stats = seed_iteration(gan, *args)
+        with torch.no_grad():  # G's last conv ignores its input from now on: every sample is tanh(bias)
+            gan.generator.to_rgb.weight.zero_()
+        return stats
+
+    train(_config(**{"train.diagnose_every": 4}), tmp_path, progress=False, log=lambda *_: None, procedure=constant_generator)
+    err = capsys.readouterr().err
+    assert "warning: iteration 4: sample diversity is 0.00" in err
+    assert "mode coverage" not in err or "fell" in err
+    assert (tmp_path / "diagnostics.jsonl").read_text().count("diversity_ratio") == 3
+
+
+class OracleDiscriminator(nn.Module):
+    """A D that always wins: real images sit exactly on the 8-bit grid, G's tanh outputs never do."""
+
+    def __init__(self):
+        super().__init__()
+        self.unused = nn.Parameter(torch.zeros(1))
+
+    def forward(self, images):
+        on_grid = ((images + 1) * 127.5 - ((images + 1) * 127.5).round()).abs().amax(dim=(1, 2, 3)) < 1e-3
+        return torch.where(on_grid, 20.0, -20.0)[:, None] + 0 * images.mean() + 0 * self.unused
+
+
+def test_a_discriminator_that_always_wins_is_diagnosed(tmp_path, capsys):
+    oracle = OracleDiscriminator()
+
+    def with_oracle(gan, *args):
+        gan.discriminator = oracle
+        return seed_iteration(gan, *args)
+
+    train(_config(**{"train.diagnose_every": 100}), tmp_path, progress=False, log=lambda *_: None, procedure=with_oracle)
+    err = capsys.readouterr().err
+    assert "warning: iteration 5: D's accuracy has been >= 0.99" in err
+    assert err.count("D's accuracy has been") == 1  # once per episode, not every line
+
+
+def test_an_injected_nan_rolls_back_to_the_last_good_checkpoint(tmp_path):
+    injected = []
+
+    def nan_once(gan, *args):
+        stats = seed_iteration(gan, *args)
+        if gan.opt_g.state and not injected and int(next(iter(gan.opt_g.state.values()))["step"]) == 5:
+            injected.append(True)
+            with torch.no_grad():
+                gan.generator.to_rgb.weight[0, 0, 0, 0] = float("nan")
+        return stats
+
+    messages = []
+    result = train(_config(), tmp_path, progress=False, log=messages.append, procedure=nan_once)
+    assert injected and any("rolled back to step 4" in m for m in messages)
+    state = ckpt.load_checkpoint(tmp_path)
+    assert result.step == 12 and all(torch.isfinite(v).all() for v in state["generator"].values() if v.is_floating_point())
+
+
+def test_repeated_nans_stop_the_run_with_the_last_good_checkpoint_intact(tmp_path):
+    def always_nan_after_4(gan, *args):
+        stats = seed_iteration(gan, *args)
+        if int(next(iter(gan.opt_g.state.values()))["step"]) > 4:
+            stats["g_loss"] = torch.tensor(float("nan"))
+        return stats
+
+    with pytest.raises(GanforgeError, match="after 3 rollbacks in a row; stopped.*checkpoint-00000004.pt"):
+        train(_config(), tmp_path, progress=False, log=lambda *_: None, procedure=always_nan_after_4)
+    assert ckpt.load_checkpoint(tmp_path)["step"] == 4
