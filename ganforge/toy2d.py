@@ -16,10 +16,7 @@ import torch
 from .config import Config
 from .metrics.modes import ModeCoverage, mode_coverage
 from .nets.toy import ToyDiscriminator, ToyGenerator
-from .train.loop import BN_MODES, PROCEDURES, _choice
-from .train.objectives import OBJECTIVES
-from .train.optim import KerasAdam
-from .train.procedure import GAN
+from .train.loop import PROCEDURES, assemble_gan
 
 EVAL_SAMPLES = 2500
 BATCH = 100
@@ -60,25 +57,15 @@ def score(points: np.ndarray, data: Mixture) -> ModeCoverage:
 
 def train_one(config: Config, dataset: str, seed: int, iterations: int) -> ModeCoverage:
     data = mixture(dataset)
-    t = config.train
     torch.manual_seed(seed)
-    generator, discriminator = ToyGenerator(), ToyDiscriminator()
-    gan = GAN(
-        generator,
-        discriminator,
-        KerasAdam(generator.parameters(), LR, BETA1, eps=config.optim.eps),
-        KerasAdam(discriminator.parameters(), LR, BETA1, eps=config.optim.eps),
-        loss=_choice(OBJECTIVES, t.loss, "train.loss"),
-        fakes_g_training=_choice(BN_MODES, t.fakes_g_mode, "train.fakes_g_mode"),
-        frozen_d_training=_choice(BN_MODES, t.frozen_d_mode, "train.frozen_d_mode"),
-    )
-    iteration = _choice(PROCEDURES, t.procedure, "train.procedure")
+    gan = assemble_gan(config, ToyGenerator(), ToyDiscriminator(), lr_g=LR, lr_d=LR, beta1=BETA1)
+    iteration = PROCEDURES[config.train.procedure]
     rng = torch.Generator().manual_seed(seed)
     for _ in range(iterations):
         iteration(gan, data.sample(BATCH, rng), torch.randn(BATCH, 2, generator=rng), torch.randn(BATCH, 2, generator=rng))
-    generator.eval()
+    gan.generator.eval()
     with torch.no_grad():
-        points = generator(torch.randn(EVAL_SAMPLES, 2, generator=rng)).numpy()
+        points = gan.generator(torch.randn(EVAL_SAMPLES, 2, generator=rng)).numpy()
     return score(points, data)
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch import nn
 from tqdm import tqdm
 
 from ..config import Config
@@ -60,25 +61,27 @@ def _choice(table: dict, value: str, setting: str):
     return table[value]
 
 
-def build_gan(config: Config, device: torch.device) -> GAN:
-    t = config.train
+def assemble_gan(config: Config, generator: nn.Module, discriminator: nn.Module, lr_g: float, lr_d: float, beta1: float) -> GAN:
+    """Optimizers and the preset's variants (loss, BN modes) around two networks, chosen here, once."""
+    t, o = config.train, config.optim
     _choice(PROCEDURES, t.procedure, "train.procedure")
-    loss = _choice(OBJECTIVES, t.loss, "train.loss")
-    fakes_g_training = _choice(BN_MODES, t.fakes_g_mode, "train.fakes_g_mode")
-    frozen_d_training = _choice(BN_MODES, t.frozen_d_mode, "train.frozen_d_mode")
+    return GAN(
+        generator,
+        discriminator,
+        opt_g=KerasAdam(generator.parameters(), lr=lr_g, beta1=beta1, beta2=o.beta2, eps=o.eps),
+        opt_d=KerasAdam(discriminator.parameters(), lr=lr_d, beta1=beta1, beta2=o.beta2, eps=o.eps),
+        loss=_choice(OBJECTIVES, t.loss, "train.loss"),
+        fakes_g_training=_choice(BN_MODES, t.fakes_g_mode, "train.fakes_g_mode"),
+        frozen_d_training=_choice(BN_MODES, t.frozen_d_mode, "train.frozen_d_mode"),
+    )
+
+
+def build_gan(config: Config, device: torch.device) -> GAN:
     torch.manual_seed(config.train.seed)  # weight initialisation is part of the run's seed
     generator = build_generator(config).to(device)
     discriminator = SeedDiscriminator(config.model.resolution).to(device)
     o = config.optim
-    return GAN(
-        generator,
-        discriminator,
-        opt_g=KerasAdam(generator.parameters(), lr=o.lr_g, beta1=o.beta1, beta2=o.beta2, eps=o.eps),
-        opt_d=KerasAdam(discriminator.parameters(), lr=o.lr_d, beta1=o.beta1, beta2=o.beta2, eps=o.eps),
-        loss=loss,
-        fakes_g_training=fakes_g_training,
-        frozen_d_training=frozen_d_training,
-    )
+    return assemble_gan(config, generator, discriminator, o.lr_g, o.lr_d, o.beta1)
 
 
 def fixed_noise(config: Config, count: int = SAMPLE_GRID_SIZE) -> torch.Tensor:
