@@ -20,6 +20,7 @@ TINY = {
     "train.checkpoint_every": 2,
     "data.shapes_size": 24,  # 6 batches an epoch: a resume crosses an epoch boundary at step 6 or later
     "data.flip": True,
+    "train.diagnose_every": 2,  # live checks run too, and must not disturb the run's random streams
 }
 
 
@@ -67,6 +68,8 @@ def test_interrupted_and_resumed_run_is_bitwise_identical(tmp_path, kill_at):
     # the log has each step once, as if never interrupted
     steps = [json.loads(line)["step"] for line in (tmp_path / "resumed" / "metrics.jsonl").read_text().splitlines()]
     assert steps == list(range(1, 9))
+    checks = [json.loads(line)["step"] for line in (tmp_path / "resumed" / "diagnostics.jsonl").read_text().splitlines()]
+    assert checks == [2, 4, 6, 8]
 
 
 def test_same_seed_same_run_other_seed_other_run(tmp_path):

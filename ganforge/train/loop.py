@@ -158,7 +158,7 @@ class _LiveChecks:
     SAMPLES = 256
 
     def __init__(self, config: Config, images, device, run_dir: Path):
-        self.config, self.device, self.path = config, device, run_dir / "diagnostics.jsonl"
+        self.device, self.path = device, run_dir / "diagnostics.jsonl"
         self.monitor = TrainingMonitor()
         real = to_training_tensor(images.pixels[: self.SAMPLES])
         self.real_diversity = diversity(real)
@@ -176,8 +176,9 @@ class _LiveChecks:
     def __call__(self, generator, step: int) -> tuple[dict, list[str]]:
         generator.eval()
         fake = generator(self.noise.to(self.device))
-        values = {"diversity_ratio": round(diversity(fake.cpu()) / self.real_diversity, 4)}
-        warnings = self.monitor.observe_diversity(step, values["diversity_ratio"] * self.real_diversity, self.real_diversity)
+        fake_diversity = diversity(fake.cpu())
+        values = {"diversity_ratio": round(fake_diversity / self.real_diversity, 4)}
+        warnings = self.monitor.observe_diversity(step, fake_diversity, self.real_diversity)
         if self.classifier is not None:
             from ..data.shapes import NUM_MODES
 
@@ -218,8 +219,9 @@ def train(config: Config, run_dir: str | Path, *, progress: bool = True, log=pri
         log(f"resuming {run_dir} from step {step} ({found[-1].name})")
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n")
-    metrics_path = run_dir / "metrics.jsonl"
-    _truncate_metrics(metrics_path, step)
+    metrics_path, diagnostics_path = run_dir / "metrics.jsonl", run_dir / "diagnostics.jsonl"
+    for path in (metrics_path, diagnostics_path):
+        _truncate_metrics(path, step)
 
     def save() -> Path:
         return ckpt.save_checkpoint(run_dir, _run_state(gan, config, step, noise), keep=t.keep_checkpoints)
@@ -268,7 +270,8 @@ def train(config: Config, run_dir: str | Path, *, progress: bool = True, log=pri
                         )
                     step = _restore(gan, noise, ckpt.load_checkpoint(last_checkpoint))
                     noise.manual_seed(t.seed + 1_000_003 * rollbacks)
-                    _truncate_metrics(metrics_path, step)
+                    for path in (metrics_path, diagnostics_path):
+                        _truncate_metrics(path, step)
                     bar.n = step
                     log(f"warning: NaN or Inf in a loss or a weight; rolled back to step {step} ({last_checkpoint.name}), "
                         f"rollback {rollbacks} of at most {t.max_rollbacks}")
@@ -345,7 +348,7 @@ def _run_state(gan: GAN, config: Config, step: int, noise: torch.Generator) -> d
 
 
 def _truncate_metrics(path: Path, step: int) -> None:
-    """On resume, drop log lines past the checkpoint: those iterations are about to be run again."""
+    """On resume or rollback, drop log lines past the checkpoint: those iterations are about to be run again."""
     if not path.is_file():
         return
     keep = [line for line in path.read_text().splitlines() if line.strip() and json.loads(line)["step"] <= step]
