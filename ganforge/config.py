@@ -42,7 +42,7 @@ class DataConfig:
 @dataclass(frozen=True)
 class TrainConfig:
     procedure: str = "seed"  # the training iteration; "seed" is D-real, D-fake, G-through-frozen-D
-    loss: str = "keras_bce"  # keras_bce: the seed's BCE on clipped probabilities; logistic: BCE on logits
+    loss: str = "keras_bce"  # keras_bce (the seed's BCE on clipped probabilities), logistic, hinge, lsgan, wgan
     fakes_g_mode: str = "inference"  # G's BN mode making D's fakes: inference (the seed's G.predict) or training
     frozen_d_mode: str = "inference"  # D's BN mode in G's step: inference (a frozen Keras BN) or training
     batch_size: int = 32  # real images per D step (and fakes per D step, and z per G step)
@@ -58,11 +58,30 @@ class TrainConfig:
 
 
 @dataclass(frozen=True)
+class RemedyConfig:
+    """The known remedies for instability and mode collapse; each default leaves the seed's GAN unchanged."""
+
+    spectral_norm: str = "none"  # none, d, or both (D and G): Miyato et al. 2018
+    r1_gamma: float = 0.0  # R1 penalty gamma/2 * |grad_x D(x)|^2 on real data (Mescheder et al. 2018); 0 = off
+    r1_interval: int = 16  # lazy R1: every N-th D step, weighted by N (Karras et al. 2020)
+    gp_weight: float = 0.0  # WGAN-GP (|grad D(x_hat)| - 1)^2 on real/fake interpolates (Gulrajani et al. 2017); 0 = off
+    ema_half_life: float = 0.0  # EMA of G's weights, half-life in images (StyleGAN's 10k); 0 = off
+    label_smoothing: float = 0.0  # one-sided: D's real label is 1 - this (Salimans et al. 2016)
+    instance_noise: float = 0.0  # std of Gaussian noise added to D's inputs at iteration 0 ...
+    instance_noise_anneal: int = 0  # ... falling linearly to 0 at this iteration (0 = constant)
+    diffaugment: str = ""  # comma-separated DiffAugment policy for D's inputs: color, translation, cutout
+    minibatch_std: int = 0  # group size of D's minibatch standard-deviation feature (Karras et al. 2018); 0 = off
+    pack: int = 1  # PacGAN: D judges `pack` samples at once (Lin et al. 2018)
+    d_steps: int = 1  # D's real+fake steps per G step
+
+
+@dataclass(frozen=True)
 class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     data: DataConfig = field(default_factory=DataConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    remedies: RemedyConfig = field(default_factory=RemedyConfig)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

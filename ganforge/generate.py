@@ -10,10 +10,11 @@ from .viz import save_grid, to_uint8
 
 
 def load_generator(checkpoint: str | Path, device: torch.device | str = "cpu"):
+    """The checkpoint's G in inference mode: its weight average (EMA) when the run kept one, else G itself."""
     state = load_checkpoint(checkpoint)
     config = Config.from_dict(state["config"], "checkpoint config")
     generator = build_generator(config)
-    generator.load_state_dict(state["generator"])
+    generator.load_state_dict(state.get("generator_ema") or state["generator"])
     return generator.to(device).eval(), config, state["step"]
 
 

@@ -15,8 +15,10 @@ import torch
 
 from .config import Config
 from .metrics.modes import ModeCoverage, mode_coverage
+from .errors import GanforgeError
+from .nets.layers import with_spectral_norm
 from .nets.toy import ToyDiscriminator, ToyGenerator
-from .train.loop import PROCEDURES, assemble_gan
+from .train.loop import PROCEDURES, SPECTRAL_NORM, choose, assemble_gan
 
 EVAL_SAMPLES = 2500
 BATCH = 100
@@ -58,15 +60,26 @@ def score(points: np.ndarray, data: Mixture) -> ModeCoverage:
 def train_one(config: Config, dataset: str, seed: int, iterations: int) -> ModeCoverage:
     data = mixture(dataset)
     torch.manual_seed(seed)
-    gan = assemble_gan(config, ToyGenerator(), ToyDiscriminator(), lr_g=LR, lr_d=LR, beta1=BETA1)
+    config = config.merged({"train.batch_size": BATCH}, "toy2d")
+    gan = assemble_gan(config, *toy_networks(config), lr_g=LR, lr_d=LR, beta1=BETA1)
     iteration = PROCEDURES[config.train.procedure]
     rng = torch.Generator().manual_seed(seed)
-    for _ in range(iterations):
-        iteration(gan, data.sample(BATCH, rng), torch.randn(BATCH, 2, generator=rng), torch.randn(BATCH, 2, generator=rng))
-    gan.generator.eval()
+    d_batch = BATCH * gan.d_steps
+    for step in range(iterations):
+        iteration(gan, data.sample(d_batch, rng), torch.randn(d_batch, 2, generator=rng), torch.randn(BATCH, 2, generator=rng), step)
     with torch.no_grad():
-        points = gan.generator(torch.randn(EVAL_SAMPLES, 2, generator=rng)).numpy()
+        points = gan.ema.module.eval()(torch.randn(EVAL_SAMPLES, 2, generator=rng)).numpy()
     return score(points, data)
+
+
+def toy_networks(config: Config) -> tuple[ToyGenerator, ToyDiscriminator]:
+    """PacGAN's networks with the preset's network remedies: packing and spectral norm (no minibatch std: no feature maps)."""
+    r = config.remedies
+    if r.minibatch_std:
+        raise GanforgeError("remedies.minibatch_std needs an image discriminator; toy2d's D is an MLP")
+    on_d, on_g = choose(SPECTRAL_NORM, r.spectral_norm, "remedies.spectral_norm")
+    generator, discriminator = ToyGenerator(), ToyDiscriminator(pack=r.pack)
+    return (with_spectral_norm(generator) if on_g else generator), (with_spectral_norm(discriminator) if on_d else discriminator)
 
 
 def real_floor(dataset: str, seed: int = 0) -> ModeCoverage:

@@ -51,3 +51,35 @@ def seed_conv(in_channels: int, out_channels: int) -> nn.Conv2d:
     nn.init.normal_(layer.weight, mean=0.0, std=0.02)
     nn.init.zeros_(layer.bias)
     return layer
+
+
+class MinibatchStd(nn.Module):
+    """Appends one feature map: the standard deviation of each feature across a group of `group_size`
+    samples, averaged over features and pixels (Karras et al. 2018). A collapsed G makes it near 0 and
+    D can see it, so collapse costs G."""
+
+    def __init__(self, group_size: int = 4):
+        super().__init__()
+        self.group_size = group_size
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, c, h, w = x.shape
+        group = min(self.group_size, b)
+        if b % group:
+            raise ValueError(f"minibatch std: batch {b} is not a multiple of its group size {group}")
+        y = x.reshape(group, -1, c, h, w)  # sample i shares a group with samples i + b/group, i + 2b/group, ...
+        std = (y.var(dim=0, unbiased=False) + 1e-8).sqrt().mean(dim=(1, 2, 3))  # (b / group,)
+        feature = std.repeat(group).view(b, 1, 1, 1).expand(b, 1, h, w)
+        return torch.cat([x, feature.to(x.dtype)], dim=1)
+
+    def extra_repr(self) -> str:
+        return f"group_size={self.group_size}"
+
+
+def with_spectral_norm(module: nn.Module) -> nn.Module:
+    """Every convolution and linear layer's weight divided by its largest singular value, estimated by one
+    power iteration per training forward pass (Miyato et al. 2018)."""
+    for layer in list(module.modules()):
+        if isinstance(layer, (nn.Conv2d, nn.Linear)):
+            nn.utils.parametrizations.spectral_norm(layer)
+    return module

@@ -14,7 +14,7 @@ import math
 import torch
 from torch import nn
 
-from .layers import KerasBatchNorm, keras_dense, seed_conv
+from .layers import KerasBatchNorm, MinibatchStd, keras_dense, seed_conv
 
 SUPPORTED_RESOLUTIONS = (32, 64, 128, 256)
 G_START = 16  # G's first feature map is G_START x G_START x G_START_CHANNELS
@@ -79,18 +79,27 @@ class SeedGenerator(nn.Module):
 
 
 class SeedDiscriminator(nn.Module):
-    """images (B, 3, resolution, resolution) -> logits (B, 1); the seed's D(x) is sigmoid(logits)."""
+    """images (B, 3, resolution, resolution) -> logits (B / pack, 1); the seed's D(x) is sigmoid(logits).
 
-    def __init__(self, resolution: int = 128):
+    Two remedies change its shape (both off in the seed): PacGAN packing judges `pack` consecutive images
+    as one input of 3 * pack channels; a minibatch standard-deviation feature map (group size
+    `minibatch_std`) is appended before the flatten.
+    """
+
+    def __init__(self, resolution: int = 128, pack: int = 1, minibatch_std: int = 0):
         super().__init__()
         self.resolution = resolution
+        self.pack = pack
         blocks = []
-        in_channels = 3
+        in_channels = 3 * pack
         for width in discriminator_widths(resolution):
             blocks.append(
                 nn.Sequential(seed_conv(in_channels, width), KerasBatchNorm(width), nn.LeakyReLU(0.2), nn.AvgPool2d(2))
             )
             in_channels = width
+        if minibatch_std:
+            blocks.append(MinibatchStd(minibatch_std))
+            in_channels += 1
         self.blocks = nn.Sequential(*blocks)
         self.classifier = nn.Sequential(
             nn.Flatten(),  # (B, C * 8 * 8) in (C, H, W) order; Keras flattens in (H, W, C) order
@@ -104,6 +113,8 @@ class SeedDiscriminator(nn.Module):
         )
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
+        if self.pack > 1:
+            images = images.reshape(-1, 3 * self.pack, *images.shape[2:])  # consecutive images side by side
         return self.classifier(self.blocks(images))
 
 

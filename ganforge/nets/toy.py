@@ -32,11 +32,13 @@ class Maxout(nn.Module):
 
 
 class ToyDiscriminator(nn.Module):
-    """points (B, 2 * pack) -> logits (B, 1): three maxout layers of 200 units with 5 pieces each."""
+    """points (B, 2) -> logits (B / pack, 1): three maxout layers of 200 units with 5 pieces each. With
+    PacGAN packing, each `pack` consecutive points are judged together as one (2 * pack)-vector."""
 
     def __init__(self, pack: int = 1, width: int = 200, pieces: int = 5):
         super().__init__()
+        self.pack = pack
         self.net = nn.Sequential(Maxout(2 * pack, width, pieces), Maxout(width, width, pieces), Maxout(width, width, pieces), nn.Linear(width, 1))
 
     def forward(self, points: torch.Tensor) -> torch.Tensor:
-        return self.net(points)
+        return self.net(points.reshape(-1, 2 * self.pack))

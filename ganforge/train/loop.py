@@ -16,11 +16,15 @@ from ..data import load_images
 from ..data.sampler import EpochSampler, to_training_tensor
 from ..errors import GanforgeError
 from ..nets import SeedDiscriminator, SeedGenerator
+from ..nets.layers import with_spectral_norm
 from ..viz import plot_losses, save_grid
 from . import checkpoint as ckpt
 from .diagnosis import TrainingMonitor, all_finite, diversity
-from .objectives import OBJECTIVES
+from .augment import DInput
+from .ema import GeneratorEMA
+from .objectives import make_objective
 from .optim import KerasAdam
+from .penalties import R1, GradientPenalty
 from .procedure import GAN, seed_iteration
 
 PROCEDURES = {"seed": seed_iteration}
@@ -43,43 +47,69 @@ def resolve_device(name: str) -> torch.device:
         raise GanforgeError(f"unknown device {name!r} (use auto, cpu, cuda or cuda:N)") from exc
 
 
-def build_generator(config: Config) -> SeedGenerator:
+def build_generator(config: Config) -> nn.Module:
     if config.model.arch != "seed":
         raise GanforgeError(f"unknown architecture {config.model.arch!r}; available: seed")
     try:
-        return SeedGenerator(config.model.latent_dim, config.model.resolution)
+        generator = SeedGenerator(config.model.latent_dim, config.model.resolution)
     except ValueError as exc:
         raise GanforgeError(str(exc)) from exc
+    return with_spectral_norm(generator) if choose(SPECTRAL_NORM, config.remedies.spectral_norm, "remedies.spectral_norm")[1] else generator
+
+
+def build_discriminator(config: Config) -> nn.Module:
+    r = config.remedies
+    discriminator = SeedDiscriminator(config.model.resolution, pack=r.pack, minibatch_std=r.minibatch_std)
+    return with_spectral_norm(discriminator) if choose(SPECTRAL_NORM, r.spectral_norm, "remedies.spectral_norm")[0] else discriminator
 
 
 BN_MODES = {"inference": False, "training": True}
+SPECTRAL_NORM = {"none": (False, False), "d": (True, False), "both": (True, True)}  # (on D, on G)
 
 
-def _choice(table: dict, value: str, setting: str):
+def choose(table: dict, value: str, setting: str):
     if value not in table:
         raise GanforgeError(f"{setting} = {value!r} is not one of: {', '.join(table)}")
     return table[value]
 
 
+def _check_remedies(config: Config) -> None:
+    r, t = config.remedies, config.train
+    if r.pack < 1 or r.d_steps < 1 or r.minibatch_std < 0:
+        raise GanforgeError("remedies.pack and remedies.d_steps must be >= 1, remedies.minibatch_std >= 0")
+    for name, group in (("remedies.pack", r.pack), ("remedies.minibatch_std", r.minibatch_std)):
+        if group > 1 and t.batch_size % group:
+            raise GanforgeError(f"{name} = {group} needs a batch size that is a multiple of it, not {t.batch_size}")
+
+
 def assemble_gan(config: Config, generator: nn.Module, discriminator: nn.Module, lr_g: float, lr_d: float, beta1: float) -> GAN:
-    """Optimizers and the preset's variants (loss, BN modes) around two networks, chosen here, once."""
-    t, o = config.train, config.optim
-    _choice(PROCEDURES, t.procedure, "train.procedure")
-    return GAN(
-        generator,
-        discriminator,
-        opt_g=KerasAdam(generator.parameters(), lr=lr_g, beta1=beta1, beta2=o.beta2, eps=o.eps),
-        opt_d=KerasAdam(discriminator.parameters(), lr=lr_d, beta1=beta1, beta2=o.beta2, eps=o.eps),
-        loss=_choice(OBJECTIVES, t.loss, "train.loss"),
-        fakes_g_training=_choice(BN_MODES, t.fakes_g_mode, "train.fakes_g_mode"),
-        frozen_d_training=_choice(BN_MODES, t.frozen_d_mode, "train.frozen_d_mode"),
-    )
+    """Optimizers, the preset's variants and the remedies around two networks, chosen here, once."""
+    t, o, r = config.train, config.optim, config.remedies
+    choose(PROCEDURES, t.procedure, "train.procedure")
+    _check_remedies(config)
+    penalties = ([R1(r.r1_gamma, r.r1_interval)] if r.r1_gamma else []) + ([GradientPenalty(r.gp_weight)] if r.gp_weight else [])
+    try:
+        return GAN(
+            generator,
+            discriminator,
+            opt_g=KerasAdam(generator.parameters(), lr=lr_g, beta1=beta1, beta2=o.beta2, eps=o.eps),
+            opt_d=KerasAdam(discriminator.parameters(), lr=lr_d, beta1=beta1, beta2=o.beta2, eps=o.eps),
+            objective=make_objective(t.loss, r.label_smoothing),
+            fakes_g_training=choose(BN_MODES, t.fakes_g_mode, "train.fakes_g_mode"),
+            frozen_d_training=choose(BN_MODES, t.frozen_d_mode, "train.frozen_d_mode"),
+            d_input=DInput(r.diffaugment, r.instance_noise, r.instance_noise_anneal),
+            penalties=penalties,
+            d_steps=r.d_steps,
+            ema=GeneratorEMA(generator, r.ema_half_life, t.batch_size),
+        )
+    except ValueError as exc:
+        raise GanforgeError(str(exc)) from exc
 
 
 def build_gan(config: Config, device: torch.device) -> GAN:
     torch.manual_seed(config.train.seed)  # weight initialisation is part of the run's seed
     generator = build_generator(config).to(device)
-    discriminator = SeedDiscriminator(config.model.resolution).to(device)
+    discriminator = build_discriminator(config).to(device)
     o = config.optim
     return assemble_gan(config, generator, discriminator, o.lr_g, o.lr_d, o.beta1)
 
@@ -146,6 +176,7 @@ def _restore(gan: GAN, noise: torch.Generator, state: dict) -> int:
     gan.discriminator.load_state_dict(state["discriminator"])
     gan.opt_g.load_state_dict(state["opt_g"])
     gan.opt_d.load_state_dict(state["opt_d"])
+    gan.ema.load_state_dict(state.get("generator_ema"))
     noise.set_state(state["rng"]["noise"])
     torch.set_rng_state(state["rng"]["torch"])
     return state["step"]
@@ -201,7 +232,7 @@ def train(config: Config, run_dir: str | Path, *, progress: bool = True, log=pri
     if images.skipped:
         log(f"{images.skipped} unreadable file(s) skipped; training on {len(images)} images")
     try:
-        sampler = EpochSampler(len(images), t.batch_size, t.seed)
+        sampler = EpochSampler(len(images), t.batch_size * config.remedies.d_steps, t.seed)
     except ValueError as exc:
         raise GanforgeError(f"{config.data.source}: {exc}; lower --batch-size") from exc
 
@@ -227,9 +258,8 @@ def train(config: Config, run_dir: str | Path, *, progress: bool = True, log=pri
         return ckpt.save_checkpoint(run_dir, _run_state(gan, config, step, noise), keep=t.keep_checkpoints)
 
     def sample() -> Path:
-        gan.generator.eval()
         with torch.no_grad():
-            images_out = gan.generator(fixed_noise(config).to(device))
+            images_out = gan.ema.module.eval()(fixed_noise(config).to(device))
         path = save_grid(images_out, run_dir / "samples" / f"step-{step:08d}.png")
         save_grid(images_out, run_dir / "samples" / "latest.png")
         tensorboard.image("samples", path, step)
@@ -247,12 +277,12 @@ def train(config: Config, run_dir: str | Path, *, progress: bool = True, log=pri
     try:
         while step < t.iterations:
             real = to_training_tensor(images.pixels[sampler.indices(step)])
-            z_fake = torch.randn(t.batch_size, config.model.latent_dim, generator=noise)
+            z_fake = torch.randn(len(real), config.model.latent_dim, generator=noise)
             z_gen = torch.randn(t.batch_size, config.model.latent_dim, generator=noise)
             if config.data.flip:
-                flip = torch.rand(t.batch_size, generator=noise) < 0.5
+                flip = torch.rand(len(real), generator=noise) < 0.5
                 real = torch.where(flip[:, None, None, None], real.flip(3), real)
-            stats = iteration(gan, real.to(device, non_blocking=True), z_fake.to(device), z_gen.to(device))
+            stats = iteration(gan, real.to(device, non_blocking=True), z_fake.to(device), z_gen.to(device), step)
             step += 1
             bar.update(1)
             logging_now = step % t.log_every == 0 or step == t.iterations
@@ -290,7 +320,7 @@ def train(config: Config, run_dir: str | Path, *, progress: bool = True, log=pri
                     for warning in live_checks.monitor.observe_losses(step, values):
                         bar.write(f"warning: {warning}", file=sys.stderr)
             if live_checks and step % t.diagnose_every == 0:
-                diagnostics, warnings = live_checks(gan.generator, step)
+                diagnostics, warnings = live_checks(gan.ema.module, step)
                 tensorboard.scalars(diagnostics, step)
                 for warning in warnings:
                     bar.write(f"warning: {warning}", file=sys.stderr)
@@ -343,6 +373,7 @@ def _run_state(gan: GAN, config: Config, step: int, noise: torch.Generator) -> d
         "discriminator": gan.discriminator.state_dict(),
         "opt_g": gan.opt_g.state_dict(),
         "opt_d": gan.opt_d.state_dict(),
+        "generator_ema": gan.ema.state_dict(),  # None when the run keeps no average
         "rng": {"noise": noise.get_state(), "torch": torch.get_rng_state()},
     }
 

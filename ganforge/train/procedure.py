@@ -1,67 +1,88 @@
-"""The training procedure, written once: the seed's D-real / D-fake / G-through-frozen-D iteration."""
-from dataclasses import dataclass
+"""The training procedure, written once: the seed's D-real / D-fake / G-through-frozen-D iteration.
+
+Remedies enter only as the parts of `GAN` that the build chose (objective, what D sees, penalties,
+D steps per G step, G's average); none of them is an `if` here, and with the defaults every one of
+them is the identity, so the seed's iteration is exactly the seed's.
+"""
+from dataclasses import dataclass, field
 from typing import Callable
 
 import torch
 from torch import nn
 
-from .objectives import binary_accuracy, keras_bce
+from .ema import GeneratorEMA
+from .objectives import SEED_OBJECTIVE, Loss, Objective, binary_accuracy
 
 REAL, FAKE = 1.0, 0.0
 
 
+def _unchanged(images: torch.Tensor, step: int) -> torch.Tensor:
+    return images
+
+
 @dataclass
 class GAN:
-    """The two networks and their optimizers: everything one iteration changes."""
+    """The two networks, their optimizers, and the chosen variants: everything one iteration changes."""
 
     generator: nn.Module
     discriminator: nn.Module
     opt_g: torch.optim.Optimizer
     opt_d: torch.optim.Optimizer
-    loss: Callable[[torch.Tensor, float], torch.Tensor] = keras_bce  # of D's logits and the label
+    objective: Objective = SEED_OBJECTIVE
     fakes_g_training: bool = False  # the seed makes D's fakes with G in inference mode (G.predict)
     frozen_d_training: bool = False  # the seed's frozen D runs its BN in inference mode in G's step
+    d_input: Callable[[torch.Tensor, int], torch.Tensor] = _unchanged  # augmentation / noise before D
+    penalties: list = field(default_factory=list)  # (D, real, fake, step) -> loss, added to D's fake step
+    d_steps: int = 1  # D's real+fake steps per G step; real and z_fake hold d_steps batches
+    ema: GeneratorEMA | None = None  # G's weight average, updated after G's step
+
+    def __post_init__(self):
+        if self.ema is None:
+            self.ema = GeneratorEMA(self.generator, 0, 1)  # off: its module is the live G
 
 
-def _d_step(gan: GAN, images: torch.Tensor, label: float) -> tuple[torch.Tensor, torch.Tensor]:
+def _d_step(gan: GAN, images: torch.Tensor, loss_of: Loss, label: float, extra=lambda: 0.0) -> tuple[torch.Tensor, torch.Tensor]:
     """Keras' d_model.train_on_batch(images, labels): D in training mode, one optimizer step."""
     logits = gan.discriminator(images)
-    loss = gan.loss(logits, label)
+    loss = loss_of(logits)
     gan.opt_d.zero_grad(set_to_none=True)
-    loss.backward()
+    (loss + extra()).backward()
     gan.opt_d.step()
     return loss.detach(), binary_accuracy(logits.detach(), label)
 
 
-def seed_iteration(gan: GAN, real: torch.Tensor, z_fake: torch.Tensor, z_gen: torch.Tensor) -> dict[str, torch.Tensor]:
-    """One iteration of the seed's procedure. Three separate optimizer steps; D takes two of them.
+def seed_iteration(gan: GAN, real: torch.Tensor, z_fake: torch.Tensor, z_gen: torch.Tensor, step: int = 0) -> dict[str, torch.Tensor]:
+    """One iteration of the seed's procedure. Three separate optimizer steps; D takes two of them (per D step).
 
-    real: (B, 3, H, W) in [-1, 1]; z_fake: (B, latent) for D's fakes; z_gen: (B, latent) for G's step.
-    Returns detached scalar tensors (no host synchronisation here).
+    real: (d_steps * B, 3, H, W) in [-1, 1]; z_fake: (d_steps * B, latent) for D's fakes; z_gen: (B, latent)
+    for G's step. Returns detached scalar tensors of the last D step and G's step (no host sync here).
     """
-    G, D = gan.generator, gan.discriminator
+    G, D, seen_by_d = gan.generator, gan.discriminator, gan.d_input
     D.train()
+    for real_batch, z_batch in zip(real.chunk(gan.d_steps), z_fake.chunk(gan.d_steps)):
+        # 1. D on a real batch, labels 1.
+        real_seen = seen_by_d(real_batch, step)
+        d_loss_real, d_acc_real = _d_step(gan, real_seen, gan.objective.d_real, REAL)
 
-    # 1. D on a real batch, labels 1.
-    d_loss_real, d_acc_real = _d_step(gan, real, REAL)
-
-    # 2. D on fakes, labels 0. The seed makes them with G.predict: G in inference mode, so its BN uses
-    #    moving statistics while G's own step below trains it on batch statistics.
-    G.train(gan.fakes_g_training)
-    with torch.no_grad():
-        fake = G(z_fake)
-    d_loss_fake, d_acc_fake = _d_step(gan, fake, FAKE)
+        # 2. D on fakes, labels 0. The seed makes them with G.predict: G in inference mode, so its BN uses
+        #    moving statistics while G's own step below trains it on batch statistics.
+        G.train(gan.fakes_g_training)
+        with torch.no_grad():
+            fake_seen = seen_by_d(G(z_batch), step)
+        penalties = lambda: sum(p(D, real_seen, fake_seen, step) for p in gan.penalties)  # noqa: E731
+        d_loss_fake, d_acc_fake = _d_step(gan, fake_seen, gan.objective.d_fake, FAKE, penalties)
 
     # 3. G through D frozen, labels 1 (the stacked Keras model with d.trainable = False). A frozen
     #    Keras BatchNormalization also runs in inference mode, hence D.eval().
     G.train()
     D.train(gan.frozen_d_training)
     D.requires_grad_(False)  # no weight gradients for the frozen D
-    g_loss = gan.loss(D(G(z_gen)), REAL)
+    g_loss = gan.objective.g(D(seen_by_d(G(z_gen), step)))
     gan.opt_g.zero_grad(set_to_none=True)
     g_loss.backward()
     gan.opt_g.step()
     D.requires_grad_(True)
+    gan.ema.update()
 
     return {
         "d_loss_real": d_loss_real,
