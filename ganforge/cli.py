@@ -119,6 +119,8 @@ def cmd_train(args) -> None:
     config = load_config(args.preset, args.config, _overrides(args))
     started = time.perf_counter()
     result = train(config, args.out, progress=not args.no_progress)
+    if not result.main_process:
+        return  # under torchrun, the first process reports
     print(f"done: {result.step} iterations in {time.perf_counter() - started:.0f} s; skipped images: {result.skipped_images}")
     print(f"checkpoint:  {result.last_checkpoint}")
     print(f"sample grid: {result.sample_grid}")

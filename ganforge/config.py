@@ -55,6 +55,7 @@ class TrainConfig:
     keep_checkpoints: int = 3  # the last K checkpoints are kept
     diagnose_every: int = 500  # iterations between diversity (and, on shapes, mode-coverage) checks; 0 = off
     max_rollbacks: int = 3  # NaN/Inf rollbacks in a row before the run stops
+    sync_bn: bool = False  # under torchrun: BatchNorm statistics over the global batch, not each process's
 
 
 @dataclass(frozen=True)

@@ -24,11 +24,15 @@ def list_checkpoints(run_dir: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if NAME.match(p.name))
 
 
+def checkpoint_path(run_dir: Path, step: int) -> Path:
+    return checkpoint_dir(run_dir) / f"checkpoint-{step:08d}.pt"
+
+
 def save_checkpoint(run_dir: Path, state: dict, keep: int) -> Path:
     """Write to a temporary file, flush it to disk, then rename: a kill at any moment leaves the last good one."""
     folder = checkpoint_dir(run_dir)
     folder.mkdir(parents=True, exist_ok=True)
-    final = folder / f"checkpoint-{state['step']:08d}.pt"
+    final = checkpoint_path(run_dir, state["step"])
     temporary = folder / f".{final.name}.tmp{os.getpid()}"
     with open(temporary, "wb") as f:
         torch.save({"format": FORMAT, **state}, f)

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from ..config import Config
@@ -20,6 +21,7 @@ from ..nets.layers import with_spectral_norm
 from ..viz import plot_losses, save_grid
 from . import checkpoint as ckpt
 from .diagnosis import TrainingMonitor, all_finite, diversity
+from .distributed import World, synchronize_batch_norm, world_from_environment
 from .augment import DInput
 from .ema import GeneratorEMA
 from .objectives import make_objective
@@ -36,9 +38,9 @@ RESUMABLE_CHANGES = {
 }
 
 
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+def resolve_device(name: str, world: World = World()) -> torch.device:
+    if name == "auto" or (name == "cuda" and world.size > 1):
+        return torch.device(f"cuda:{world.local_rank}" if torch.cuda.is_available() else "cpu")
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise GanforgeError(f"device {name!r} asked for, but PyTorch sees no CUDA GPU here (use --device cpu)")
     try:
@@ -142,15 +144,19 @@ class RunResult:
     sample_grid: Path | None
     loss_plot: Path | None
     skipped_images: int
+    main_process: bool = True  # False in torchrun's other processes: they write nothing
 
 
 class _TensorBoard:
     """TensorBoard scalars and images when the tensorboard package is installed; nothing otherwise."""
 
-    def __init__(self, log_dir: Path):
+    def __init__(self, log_dir: Path, enabled: bool = True):
         try:
             from torch.utils.tensorboard import SummaryWriter
         except ImportError:
+            self.writer = None
+            return
+        if not enabled:
             self.writer = None
         else:
             self.writer = SummaryWriter(str(log_dir))
@@ -171,9 +177,25 @@ class _TensorBoard:
             self.writer.close()
 
 
+def _local(module: nn.Module) -> nn.Module:
+    """The network inside a DDP wrapper: its state dict has no "module." prefixes."""
+    return module.module if isinstance(module, DistributedDataParallel) else module
+
+
+def _distribute(gan: GAN, world: World, sync_bn: bool, device: torch.device) -> None:
+    """Wrap each network in DDP (gradients averaged over processes); G's step uses D unwrapped: no D gradients."""
+    if world.size == 1:
+        return
+    if sync_bn:
+        synchronize_batch_norm(gan.generator)
+        synchronize_batch_norm(gan.discriminator)
+    gan.discriminator_local = gan.discriminator
+    gan.generator, gan.discriminator = world.wrap(gan.generator, device), world.wrap(gan.discriminator, device)
+
+
 def _restore(gan: GAN, noise: torch.Generator, state: dict) -> int:
-    gan.generator.load_state_dict(state["generator"])
-    gan.discriminator.load_state_dict(state["discriminator"])
+    _local(gan.generator).load_state_dict(state["generator"])
+    _local(gan.discriminator).load_state_dict(state["discriminator"])
     gan.opt_g.load_state_dict(state["opt_g"])
     gan.opt_d.load_state_dict(state["opt_d"])
     gan.ema.load_state_dict(state.get("generator_ema"))
@@ -226,13 +248,17 @@ def train(config: Config, run_dir: str | Path, *, progress: bool = True, log=pri
     """Train, or resume the run in run_dir. `on_step(step)` is called after each iteration (tests use it to
     interrupt a run; `procedure` replaces the iteration, to inject faults); Ctrl-C writes a checkpoint first."""
     run_dir = Path(run_dir)
-    t = config.train
-    device = resolve_device(t.device)
+    t, d_steps = config.train, config.remedies.d_steps
+    world = world_from_environment(t.device)  # one process, or one of torchrun's
+    if not world.is_main:  # only the first process talks and writes
+        log, progress = (lambda *_: None), False
+    device = resolve_device(t.device, world)
     images = load_images(config.data, config.model.resolution, log=log)
     if images.skipped:
         log(f"{images.skipped} unreadable file(s) skipped; training on {len(images)} images")
+    global_batch = t.batch_size * world.size  # --batch-size is per process
     try:
-        sampler = EpochSampler(len(images), t.batch_size * config.remedies.d_steps, t.seed)
+        sampler = EpochSampler(len(images), global_batch * d_steps, t.seed)
     except ValueError as exc:
         raise GanforgeError(f"{config.data.source}: {exc}; lower --batch-size") from exc
 
@@ -248,14 +274,20 @@ def train(config: Config, run_dir: str | Path, *, progress: bool = True, log=pri
         _check_same_experiment(saved, current, run_dir)
         step = _restore(gan, noise, state)
         log(f"resuming {run_dir} from step {step} ({found[-1].name})")
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "config.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n")
+    world.barrier()  # every process has looked for checkpoints before the first writes one
+    _distribute(gan, world, config.train.sync_bn, device)
     metrics_path, diagnostics_path = run_dir / "metrics.jsonl", run_dir / "diagnostics.jsonl"
-    for path in (metrics_path, diagnostics_path):
-        _truncate_metrics(path, step)
+    if world.is_main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "config.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n")
+        for path in (metrics_path, diagnostics_path):
+            _truncate_metrics(path, step)
 
     def save() -> Path:
-        return ckpt.save_checkpoint(run_dir, _run_state(gan, config, step, noise), keep=t.keep_checkpoints)
+        if world.is_main:
+            ckpt.save_checkpoint(run_dir, _run_state(gan, config, step, noise), keep=t.keep_checkpoints)
+        world.barrier()  # no process goes on (or rolls back) before the checkpoint exists
+        return ckpt.checkpoint_path(run_dir, step)
 
     def sample() -> Path:
         with torch.no_grad():
@@ -266,8 +298,8 @@ def train(config: Config, run_dir: str | Path, *, progress: bool = True, log=pri
         return path
 
     iteration = procedure or PROCEDURES[t.procedure]
-    tensorboard = _TensorBoard(run_dir / "tensorboard")
-    live_checks = _LiveChecks(config, images, device, run_dir) if t.diagnose_every else None
+    tensorboard = _TensorBoard(run_dir / "tensorboard", enabled=world.is_main)
+    live_checks = _LiveChecks(config, images, device, run_dir) if t.diagnose_every and world.is_main else None
     last_checkpoint = found[-1] if found else save()  # a fresh run starts with a step-0 checkpoint to roll back to
     rollbacks = 0
     grid = None
@@ -276,11 +308,13 @@ def train(config: Config, run_dir: str | Path, *, progress: bool = True, log=pri
     started, started_step = time.perf_counter(), step
     try:
         while step < t.iterations:
-            real = to_training_tensor(images.pixels[sampler.indices(step)])
-            z_fake = torch.randn(len(real), config.model.latent_dim, generator=noise)
-            z_gen = torch.randn(t.batch_size, config.model.latent_dim, generator=noise)
+            # Every process draws the global batch's indices and noise, then keeps its own shard of each.
+            indices = world.shard(torch.as_tensor(sampler.indices(step)), d_steps)
+            z_fake = world.shard(torch.randn(global_batch * d_steps, config.model.latent_dim, generator=noise), d_steps)
+            z_gen = world.shard(torch.randn(global_batch, config.model.latent_dim, generator=noise))
+            real = to_training_tensor(images.pixels[indices.numpy()])
             if config.data.flip:
-                flip = torch.rand(len(real), generator=noise) < 0.5
+                flip = world.shard(torch.rand(global_batch * d_steps, generator=noise) < 0.5, d_steps)
                 real = torch.where(flip[:, None, None, None], real.flip(3), real)
             stats = iteration(gan, real.to(device, non_blocking=True), z_fake.to(device), z_gen.to(device), step)
             step += 1
@@ -288,7 +322,7 @@ def train(config: Config, run_dir: str | Path, *, progress: bool = True, log=pri
             logging_now = step % t.log_every == 0 or step == t.iterations
             checkpointing_now = t.checkpoint_every and step % t.checkpoint_every == 0
             if logging_now or checkpointing_now:
-                values = {k: round(v.item(), 6) for k, v in stats.items()}
+                values = {k: round(v.item(), 6) for k, v in world.mean(stats).items()}
                 if not all_finite(values, gan.generator, gan.discriminator):
                     # Never log or save a broken state: go back to the last good checkpoint, with fresh noise
                     # so the same numbers are not replayed into the same NaN.
@@ -300,14 +334,14 @@ def train(config: Config, run_dir: str | Path, *, progress: bool = True, log=pri
                         )
                     step = _restore(gan, noise, ckpt.load_checkpoint(last_checkpoint))
                     noise.manual_seed(t.seed + 1_000_003 * rollbacks)
-                    for path in (metrics_path, diagnostics_path):
+                    for path in (metrics_path, diagnostics_path) if world.is_main else ():
                         _truncate_metrics(path, step)
                     bar.n = step
                     log(f"warning: NaN or Inf in a loss or a weight; rolled back to step {step} ({last_checkpoint.name}), "
                         f"rollback {rollbacks} of at most {t.max_rollbacks}")
                     continue
-            if logging_now:
-                values["img_per_s"] = round((step - started_step) * t.batch_size / max(time.perf_counter() - started, 1e-9), 3)
+            if logging_now and world.is_main:
+                values["img_per_s"] = round((step - started_step) * global_batch / max(time.perf_counter() - started, 1e-9), 3)
                 with open(metrics_path, "a") as metrics_file:
                     metrics_file.write(json.dumps({"step": step, **values}) + "\n")
                 tensorboard.scalars(values, step)
@@ -324,7 +358,7 @@ def train(config: Config, run_dir: str | Path, *, progress: bool = True, log=pri
                 tensorboard.scalars(diagnostics, step)
                 for warning in warnings:
                     bar.write(f"warning: {warning}", file=sys.stderr)
-            if t.sample_every and step % t.sample_every == 0:
+            if t.sample_every and step % t.sample_every == 0 and world.is_main:
                 grid = sample()
             if checkpointing_now:
                 last_checkpoint = save()
@@ -333,13 +367,16 @@ def train(config: Config, run_dir: str | Path, *, progress: bool = True, log=pri
                 on_step(step)
     except KeyboardInterrupt:
         bar.close()
-        last_checkpoint = save()
+        if world.is_main:  # no barrier: under torchrun the other processes may already be gone
+            last_checkpoint = ckpt.save_checkpoint(run_dir, _run_state(gan, config, step, noise), keep=t.keep_checkpoints)
         log(f"interrupted at step {step}: checkpoint written to {last_checkpoint}; run the same command to resume")
         tensorboard.close()
         raise
     bar.close()
     if not last_checkpoint.name.endswith(f"{step:08d}.pt"):
         last_checkpoint = save()
+    if not world.is_main:
+        return RunResult(run_dir, step, last_checkpoint, None, None, images.skipped, main_process=False)
     grid = sample() if grid is None or not grid.name.endswith(f"{step:08d}.png") else grid
     tensorboard.close()
     loss_plot = plot_losses(metrics_path, run_dir / "loss_curve.png")
@@ -369,8 +406,8 @@ def _run_state(gan: GAN, config: Config, step: int, noise: torch.Generator) -> d
     return {
         "step": step,
         "config": config.to_dict(),
-        "generator": gan.generator.state_dict(),
-        "discriminator": gan.discriminator.state_dict(),
+        "generator": _local(gan.generator).state_dict(),
+        "discriminator": _local(gan.discriminator).state_dict(),
         "opt_g": gan.opt_g.state_dict(),
         "opt_d": gan.opt_d.state_dict(),
         "generator_ema": gan.ema.state_dict(),  # None when the run keeps no average

@@ -35,10 +35,13 @@ class GAN:
     penalties: list = field(default_factory=list)  # (D, real, fake, step) -> loss, added to D's fake step
     d_steps: int = 1  # D's real+fake steps per G step; real and z_fake hold d_steps batches
     ema: GeneratorEMA | None = None  # G's weight average, updated after G's step
+    discriminator_local: nn.Module | None = None  # D itself when `discriminator` is a DDP wrapper
 
     def __post_init__(self):
         if self.ema is None:
             self.ema = GeneratorEMA(self.generator, 0, 1)  # off: its module is the live G
+        if self.discriminator_local is None:
+            self.discriminator_local = self.discriminator
 
 
 def _d_step(gan: GAN, images: torch.Tensor, loss_of: Loss, label: float, extra=lambda: 0.0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -58,6 +61,7 @@ def seed_iteration(gan: GAN, real: torch.Tensor, z_fake: torch.Tensor, z_gen: to
     for G's step. Returns detached scalar tensors of the last D step and G's step (no host sync here).
     """
     G, D, seen_by_d = gan.generator, gan.discriminator, gan.d_input
+    D_local = gan.discriminator_local  # for passes that share no weight gradient across processes
     D.train()
     for real_batch, z_batch in zip(real.chunk(gan.d_steps), z_fake.chunk(gan.d_steps)):
         # 1. D on a real batch, labels 1.
@@ -69,19 +73,19 @@ def seed_iteration(gan: GAN, real: torch.Tensor, z_fake: torch.Tensor, z_gen: to
         G.train(gan.fakes_g_training)
         with torch.no_grad():
             fake_seen = seen_by_d(G(z_batch), step)
-        penalties = lambda: sum(p(D, real_seen, fake_seen, step) for p in gan.penalties)  # noqa: E731
+        penalties = lambda: sum(p(D_local, real_seen, fake_seen, step) for p in gan.penalties)  # noqa: E731
         d_loss_fake, d_acc_fake = _d_step(gan, fake_seen, gan.objective.d_fake, FAKE, penalties)
 
     # 3. G through D frozen, labels 1 (the stacked Keras model with d.trainable = False). A frozen
     #    Keras BatchNormalization also runs in inference mode, hence D.eval().
     G.train()
-    D.train(gan.frozen_d_training)
-    D.requires_grad_(False)  # no weight gradients for the frozen D
-    g_loss = gan.objective.g(D(seen_by_d(G(z_gen), step)))
+    D_local.train(gan.frozen_d_training)
+    D_local.requires_grad_(False)  # no weight gradients for the frozen D
+    g_loss = gan.objective.g(D_local(seen_by_d(G(z_gen), step)))
     gan.opt_g.zero_grad(set_to_none=True)
     g_loss.backward()
     gan.opt_g.step()
-    D.requires_grad_(True)
+    D_local.requires_grad_(True)
     gan.ema.update()
 
     return {
