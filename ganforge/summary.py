@@ -17,6 +17,8 @@ def layer_table(model: nn.Module, example: torch.Tensor) -> str:
         for name, module in _leaves(model)
     ]
     model.eval()
+    if hasattr(model, "fused_upsampling"):
+        model.fused_upsampling = False  # run layer by layer so that every layer reports its output shape
     with torch.no_grad():
         model(example)
     for hook in hooks:
