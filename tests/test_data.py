@@ -6,6 +6,7 @@ import zipfile
 import zlib
 
 import numpy as np
+import torch
 import pytest
 from PIL import Image
 
@@ -189,8 +190,13 @@ def test_sampler_is_a_function_of_step_and_covers_each_epoch():
     assert len(set(epoch0.tolist())) == 9  # no repeats within an epoch; the partial batch is dropped
     fresh = EpochSampler(num_images=10, batch_size=3, seed=1)
     np.testing.assert_array_equal(fresh.indices(4), sampler.indices(4))
-    ranks = [EpochSampler(10, 2, seed=1, rank=r, world_size=2).indices(0) for r in (0, 1)]
-    assert not set(ranks[0]) & set(ranks[1])
+    from ganforge.train.distributed import World
+
+    global_batch = torch.as_tensor(EpochSampler(10, 4, seed=1).indices(0))
+    shards = [World(rank=r, size=2).shard(global_batch) for r in (0, 1)]  # torchrun: each process its half
+    assert not set(shards[0].tolist()) & set(shards[1].tolist()) and torch.equal(torch.cat(shards), global_batch)
+    two_d_steps = torch.arange(8)  # two D steps' batches of 4, each split over 2 processes
+    assert World(rank=1, size=2).shard(two_d_steps, chunks=2).tolist() == [2, 3, 6, 7]
 
 
 def test_training_tensor_scaling():

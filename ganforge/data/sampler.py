@@ -5,18 +5,15 @@ import torch
 
 class EpochSampler:
     """Each epoch is a fresh permutation of the dataset, seeded by (seed, epoch); the last partial batch
-    of an epoch is dropped. With `rank`/`world_size`, each process takes its own slice of every batch."""
+    of an epoch is dropped. Under torchrun every process draws the global batch and keeps its shard."""
 
-    def __init__(self, num_images: int, batch_size: int, seed: int, rank: int = 0, world_size: int = 1):
-        global_batch = batch_size * world_size
-        if num_images < global_batch:
-            raise ValueError(f"the dataset has {num_images} images, fewer than one batch of {global_batch}")
+    def __init__(self, num_images: int, batch_size: int, seed: int):
+        if num_images < batch_size:
+            raise ValueError(f"the dataset has {num_images} images, fewer than one batch of {batch_size}")
         self.num_images = num_images
         self.batch_size = batch_size
         self.seed = seed
-        self.rank = rank
-        self.world_size = world_size
-        self.batches_per_epoch = num_images // global_batch
+        self.batches_per_epoch = num_images // batch_size
         self._epoch = -1
         self._order = np.empty(0, dtype=np.int64)
 
@@ -26,7 +23,7 @@ class EpochSampler:
             generator = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
             self._order = torch.randperm(self.num_images, generator=generator).numpy()
             self._epoch = epoch
-        start = (batch * self.world_size + self.rank) * self.batch_size
+        start = batch * self.batch_size
         return np.sort(self._order[start : start + self.batch_size])  # sorted: faster reads from a memory map
 
 
