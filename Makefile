@@ -6,7 +6,7 @@ TORCH_CPU := torch==2.13.0
 # Without a GPU, install the pinned CPU build first: a plain `torch` requirement would pull a multi-GB CUDA build.
 HAS_GPU := $(shell command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1 && echo yes)
 
-.PHONY: demo test install dev clean
+.PHONY: demo test bench install dev clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,5 +27,16 @@ test: install
 		echo "note: fonts-noto-color-emoji not installed; the emoji test will be skipped"; }
 	$(PY) -m pytest -q -p no:cacheprovider -W ignore::DeprecationWarning
 
+# The speed benchmark needs TensorFlow for the seed's Keras side: its own environment, so tests never see it.
+BENCH_VENV := .venv-bench
+$(BENCH_VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(BENCH_VENV)
+	@if [ -z "$(HAS_GPU)" ]; then $(BENCH_VENV)/bin/python -m pip install --quiet "$(TORCH_CPU)"; fi
+	$(BENCH_VENV)/bin/python -m pip install --quiet "tensorflow-cpu==2.21.*" "keras==3.15.*" -e .
+	touch $@
+
+bench: $(BENCH_VENV)/.installed
+	TF_CPP_MIN_LOG_LEVEL=2 $(BENCH_VENV)/bin/python bench/seed_speed.py
+
 clean:
-	rm -rf $(VENV) runs
+	rm -rf $(VENV) $(BENCH_VENV) runs

@@ -93,6 +93,15 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--seeds", type=int, default=5)
     bench.add_argument("--iterations", type=int, default=10000)
 
+    sweep = commands.add_parser("sweep", help="hyperparameter sensitivity: a random search on toy2d, with a report")
+    sweep.add_argument("--preset", default="seed", help="one preset or several, comma-separated (e.g. seed,stable)")
+    sweep.add_argument("--dataset", default="grid", help="ring or grid")
+    sweep.add_argument("--trials", type=int, default=20, help="finished trials per preset (stored ones count)")
+    sweep.add_argument("--iterations", type=int, default=5000, help="training iterations per trial")
+    sweep.add_argument("--space", default="goal", help="goal: lr, beta1, batch; extended: also loss, R1 gamma, EMA")
+    sweep.add_argument("--out", default="runs/sweep", help="folder for sweep.db, report.md and sweep.png")
+    sweep.add_argument("--seed", type=int, default=0)
+
     commands.add_parser("presets", help="list the presets")
     return parser
 
@@ -195,6 +204,18 @@ def cmd_bench(args) -> None:
     print(run_benchmark(load_config(args.preset), args.preset, datasets, args.seeds, args.iterations))
 
 
+def cmd_sweep(args) -> None:
+    from .sweep import run_sweep
+
+    if args.trials < 1 or args.iterations < 1:
+        raise GanforgeError("--trials and --iterations must be at least 1")
+    out = Path(args.out)
+    presets = [p.strip() for p in args.preset.split(",") if p.strip()]
+    report = run_sweep(presets, args.dataset, args.trials, args.iterations, out / "sweep.db", out, args.space, args.seed)
+    print(report.read_text())
+    print(f"report: {report}")
+
+
 def cmd_presets(args) -> None:
     from .config import preset_table
 
@@ -204,7 +225,7 @@ def cmd_presets(args) -> None:
         print(f"{name:<{width}}  {settings.get('about', '')}")
 
 
-COMMANDS = {"train": cmd_train, "generate": cmd_generate, "eval": cmd_eval, "bench": cmd_bench, "summary": cmd_summary, "import-keras": cmd_import_keras, "presets": cmd_presets}
+COMMANDS = {"train": cmd_train, "generate": cmd_generate, "eval": cmd_eval, "bench": cmd_bench, "summary": cmd_summary, "import-keras": cmd_import_keras, "sweep": cmd_sweep, "presets": cmd_presets}
 
 
 def main(argv: list[str] | None = None) -> int:

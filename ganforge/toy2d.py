@@ -57,16 +57,17 @@ def score(points: np.ndarray, data: Mixture) -> ModeCoverage:
     return mode_coverage(nearest, distances.min(1) < 3 * data.std, len(data.means))
 
 
-def train_one(config: Config, dataset: str, seed: int, iterations: int) -> ModeCoverage:
+def train_one(config: Config, dataset: str, seed: int, iterations: int, lr: float = LR, beta1: float = BETA1, batch: int = BATCH) -> ModeCoverage:
+    """PacGAN's networks and optimizer settings (a sweep may change lr, beta1 and batch) with the preset's iteration."""
     data = mixture(dataset)
     torch.manual_seed(seed)
-    config = config.merged({"train.batch_size": BATCH}, "toy2d")
-    gan = assemble_gan(config, *toy_networks(config), lr_g=LR, lr_d=LR, beta1=BETA1)
+    config = config.merged({"train.batch_size": batch}, "toy2d")
+    gan = assemble_gan(config, *toy_networks(config), lr_g=lr, lr_d=lr, beta1=beta1)
     iteration = PROCEDURES[config.train.procedure]
     rng = torch.Generator().manual_seed(seed)
-    d_batch = BATCH * gan.d_steps
+    d_batch = batch * gan.d_steps
     for step in range(iterations):
-        iteration(gan, data.sample(d_batch, rng), torch.randn(d_batch, 2, generator=rng), torch.randn(BATCH, 2, generator=rng), step)
+        iteration(gan, data.sample(d_batch, rng), torch.randn(d_batch, 2, generator=rng), torch.randn(batch, 2, generator=rng), step)
     with torch.no_grad():
         points = gan.ema.module.eval()(torch.randn(EVAL_SAMPLES, 2, generator=rng)).numpy()
     return score(points, data)

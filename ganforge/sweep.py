@@ -1,0 +1,142 @@
+"""`ganforge sweep`: how sensitive is a preset to its hyperparameters? A random search with Optuna on the toy2d
+benchmark, stored in SQLite (rerun the same command to add trials), and a Markdown report with PNG plots:
+each preset's success rate across the search and which hyperparameters matter most."""
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from .config import load_config
+from .errors import GanforgeError
+from .toy2d import mixture, train_one
+
+BETA1S = [0.0, 0.05, 0.5, 0.9]
+BATCHES = [32, 64, 128, 256]
+LR_RANGE = (1e-5, 1e-3)
+
+
+@dataclass(frozen=True)
+class Success:
+    """grid: >= 24 of 25 modes and >= 90% high quality (issue 4); ring: all 8 modes and >= 90%."""
+
+    min_modes: int
+    min_quality: float = 0.9
+
+
+SUCCESS = {"grid": Success(24), "ring": Success(8)}
+
+
+def _optuna():
+    try:
+        import optuna
+    except ImportError as exc:
+        raise GanforgeError("ganforge sweep needs Optuna: pip install 'ganforge[sweep]'") from exc
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    return optuna
+
+
+def _objective(preset: str, dataset: str, iterations: int, space: str):
+    base = load_config(preset)
+    success = SUCCESS[dataset]
+
+    def objective(trial) -> float:
+        lr = trial.suggest_float("lr", *LR_RANGE, log=True)
+        beta1 = trial.suggest_categorical("beta1", BETA1S)
+        batch = trial.suggest_categorical("batch", BATCHES)
+        changes = {}
+        if space == "extended":  # the loss and the remedies' weights too
+            changes["train.loss"] = trial.suggest_categorical("loss", ["keras_bce", "logistic", "hinge", "lsgan"])
+            changes["remedies.r1_gamma"] = trial.suggest_float("r1_gamma", 1e-3, 10.0, log=True)
+            changes["remedies.ema_half_life"] = trial.suggest_categorical("ema_half_life", [0.0, 1e3, 1e4, 1e5])
+        config = base.merged(changes, "sweep") if changes else base
+        result = train_one(config, dataset, seed=trial.number, iterations=iterations, lr=lr, beta1=beta1, batch=batch)
+        ok = result.modes_covered >= success.min_modes and result.high_quality >= success.min_quality
+        trial.set_user_attr("modes", result.modes_covered)
+        trial.set_user_attr("high_quality", result.high_quality)
+        trial.set_user_attr("reverse_kl", result.reverse_kl)
+        trial.set_user_attr("success", ok)
+        # One number to rank trials by: the fraction of modes covered times the fraction of good samples.
+        return result.modes_covered / result.num_modes * result.high_quality
+
+    return objective
+
+
+def run_sweep(presets: list[str], dataset: str, trials: int, iterations: int, storage: Path, out_dir: Path,
+              space: str = "goal", seed: int = 0, log=print) -> Path:
+    """Bring each preset's study to `trials` finished trials (resuming what the storage holds), then write the report."""
+    optuna = _optuna()
+    if dataset not in SUCCESS:
+        raise GanforgeError(f"unknown toy dataset {dataset!r}; choose one of: {', '.join(SUCCESS)}")
+    if space not in ("goal", "extended"):
+        raise GanforgeError(f"--space {space!r}: choose goal (lr, beta1, batch) or extended (also loss and remedy weights)")
+    mixture(dataset)
+    storage.parent.mkdir(parents=True, exist_ok=True)
+    url = f"sqlite:///{storage.resolve()}"
+    studies = {}
+    for preset in presets:
+        load_config(preset)  # unknown presets fail before any work
+        study = optuna.create_study(study_name=f"{preset}-{dataset}-{space}-{iterations}", storage=url, load_if_exists=True,
+                                    direction="maximize", sampler=optuna.samplers.RandomSampler(seed=seed))
+        finished = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+        if len(finished) < trials:
+            log(f"{preset}: {len(finished)} trials stored, running {trials - len(finished)} more ({iterations} iterations each)")
+
+            def report(study, trial, preset=preset):
+                a = trial.user_attrs
+                log(f"{preset} trial {trial.number}: {trial.params} -> {a['modes']} modes, {100 * a['high_quality']:.1f}% high quality"
+                    f"{' (success)' if a['success'] else ''}")
+
+            study.optimize(_objective(preset, dataset, iterations, space), n_trials=trials - len(finished), callbacks=[report])
+        studies[preset] = study
+    return write_report(studies, dataset, out_dir)
+
+
+def _importances(study) -> dict[str, float]:
+    optuna = _optuna()
+    finished = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    if len(finished) < 4 or len({t.value for t in finished}) < 2:
+        return {}
+    try:
+        evaluator = optuna.importance.FanovaImportanceEvaluator(seed=0)
+        return optuna.importance.get_param_importances(study, evaluator=evaluator)
+    except ImportError:  # fANOVA needs scikit-learn; PED-ANOVA does not
+        return optuna.importance.get_param_importances(study, evaluator=optuna.importance.PedAnovaImportanceEvaluator())
+
+
+def write_report(studies: dict, dataset: str, out_dir: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    optuna = _optuna()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rule = SUCCESS[dataset]
+    lines = [f"# Hyperparameter sensitivity on toy2d {dataset}", "",
+             f"Random search: lr log-uniform in [{LR_RANGE[0]:g}, {LR_RANGE[1]:g}], beta1 in {BETA1S}, batch in {BATCHES}. "
+             f"Success: >= {rule.min_modes} modes and >= {100 * rule.min_quality:.0f}% high-quality samples.", "",
+             "| preset | trials | success rate | best trial (modes, high quality) | hyperparameters that matter most |", "|---|---|---|---|---|"]
+    fig, axes = plt.subplots(1, len(studies), figsize=(5 * len(studies), 4), squeeze=False)
+    for ax, (preset, study) in zip(axes[0], studies.items()):
+        finished = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+        wins = sum(bool(t.user_attrs.get("success")) for t in finished)
+        best = max(finished, key=lambda t: t.value) if finished else None
+        ranked = _importances(study)
+        matter = ", ".join(f"{name} {share:.2f}" for name, share in ranked.items()) or "too few trials"
+        best_text = f"{best.user_attrs['modes']}, {100 * best.user_attrs['high_quality']:.1f}% ({best.params})" if best else "-"
+        rate = f"{wins}/{len(finished)} = {wins / len(finished):.0%}" if finished else "-"
+        lines.append(f"| {preset} | {len(finished)} | {rate} | {best_text} | {matter} |")
+        for t in finished:
+            ax.scatter(t.params["lr"], t.user_attrs["modes"], c="tab:green" if t.user_attrs["success"] else "tab:red",
+                       s=12 + 40 * t.user_attrs["high_quality"], alpha=0.7)
+        ax.set_xscale("log")
+        ax.set_xlabel("learning rate")
+        ax.set_ylabel("modes covered")
+        ax.set_title(f"{preset}: green = success, size = % high quality")
+        ax.axhline(rule.min_modes, color="gray", lw=0.5)
+    fig.tight_layout()
+    fig.savefig(out_dir / "sweep.png", dpi=100)
+    plt.close(fig)
+    lines += ["", "![modes covered against learning rate, per trial](sweep.png)", ""]
+    report = out_dir / "report.md"
+    report.write_text("\n".join(lines))
+    return report

@@ -1,0 +1,32 @@
+"""ganforge sweep: a random search that resumes from its SQLite storage and reports success rates."""
+import pytest
+
+pytest.importorskip("optuna")
+
+from ganforge.cli import main  # noqa: E402
+
+
+def test_sweep_resumes_from_storage_and_reports_each_preset(tmp_path, capsys):
+    args = ["sweep", "--preset", "seed,dcgan", "--dataset", "ring", "--iterations", "20", "--out", str(tmp_path)]
+    assert main([*args, "--trials", "2"]) == 0
+    assert main([*args, "--trials", "3"]) == 0  # one more per preset; the first two come from sweep.db
+    out = capsys.readouterr().out
+    assert out.count("running 2 more") == 2 and out.count("running 1 more") == 2
+    import optuna
+
+    summaries = optuna.get_all_study_summaries(f"sqlite:///{tmp_path / 'sweep.db'}")
+    assert sorted(s.n_trials for s in summaries) == [3, 3]
+    for summary in summaries:  # a random search inside the goal's space
+        study = optuna.load_study(study_name=summary.study_name, storage=f"sqlite:///{tmp_path / 'sweep.db'}")
+        for trial in study.trials:
+            assert 1e-5 <= trial.params["lr"] <= 1e-3 and trial.params["batch"] in (32, 64, 128, 256)
+            assert trial.params["beta1"] in (0.0, 0.05, 0.5, 0.9) and trial.user_attrs["success"] is False  # 20 iterations learn nothing
+    report = (tmp_path / "report.md").read_text()
+    assert "| seed | 3 | 0/3 = 0% |" in report and "| dcgan | 3 | 0/3 = 0% |" in report
+    assert (tmp_path / "sweep.png").stat().st_size > 1000
+
+
+def test_sweep_errors_are_one_line(tmp_path, capsys):
+    assert main(["sweep", "--dataset", "moons", "--out", str(tmp_path)]) == 2
+    assert "unknown toy dataset 'moons'" in capsys.readouterr().err
+    assert main(["sweep", "--preset", "nope", "--out", str(tmp_path), "--trials", "1", "--iterations", "1"]) == 2
