@@ -80,7 +80,10 @@ def _parser() -> argparse.ArgumentParser:
     ev = commands.add_parser("eval", help="score a checkpoint's samples against real data")
     ev.add_argument("--checkpoint", required=True, help="a run folder (its latest checkpoint) or a checkpoint file")
     ev.add_argument("--data", help="real data to compare with; default: the run's own (shapes is supported now)")
-    ev.add_argument("--metrics", default="fd,kid,pr,dc,modes", help="comma-separated: fd, kid, pr, dc, modes")
+    ev.add_argument("--metrics", help="comma-separated from fid, fd, kid, pr, dc, modes; default: fd,kid,pr,dc,modes on shapes, "
+                                      "fid,kid,pr,dc elsewhere")
+    ev.add_argument("--inception-weights", help=f"the FID Inception weights file (pt_inception-2015-12-05-6726825d.pth); "
+                                                "default: the torch hub cache, else a download")
     ev.add_argument("-n", type=int, default=10000, help="generated (and real) samples")
     ev.add_argument("--seed", type=int, default=0)
     ev.add_argument("--device", default="auto")
@@ -183,8 +186,8 @@ def cmd_eval(args) -> None:
     if args.n < 10:
         raise GanforgeError("-n must be at least 10")
     checkpoint = resolve_checkpoint(args.checkpoint)
-    metrics = [m.strip() for m in args.metrics.split(",") if m.strip()]
-    results = evaluate(checkpoint, args.data, metrics, args.n, args.seed, resolve_device(args.device))
+    metrics = [m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None
+    results = evaluate(checkpoint, args.data, metrics, args.n, args.seed, resolve_device(args.device), args.inception_weights)
     print(format_table(results))
     run_dir = checkpoint.parent.parent if checkpoint.parent.name == "checkpoints" else checkpoint.parent
     out = Path(args.out) if args.out else run_dir / f"eval-{results['checkpoint_step']:08d}.json"

@@ -13,7 +13,9 @@ from .generate import load_generator
 from .metrics import density_coverage, frechet_distance_from_features, kernel_inception_distance, precision_recall
 from .metrics.modes import confidence_threshold, mode_coverage, reverse_kl_to_uniform
 
-METRICS = ("fd", "kid", "pr", "dc", "modes")
+METRICS = ("fid", "fd", "kid", "pr", "dc", "modes")
+SHAPES_DEFAULT = ("fd", "kid", "pr", "dc", "modes")  # all offline: the shipped shapes classifier's features
+INCEPTION_DEFAULT = ("fid", "kid", "pr", "dc")  # other data: Inception features (needs the weights file)
 
 
 @torch.no_grad()
@@ -32,35 +34,64 @@ def _generate(generator, latent_dim: int, count: int, seed: int, device, batch: 
     return torch.cat([generator(chunk.to(device)).cpu() for chunk in z.split(batch)])
 
 
-def evaluate(checkpoint, data: str | None = None, metrics=METRICS, count: int = 10000, seed: int = 0, device="cpu", log=print) -> dict:
+def _feature_metrics(real: np.ndarray, fake: np.ndarray, metrics, suffix: str, count: int) -> dict:
+    """KID, precision/recall and density/coverage on one kind of features; keys name the features."""
+    results = {}
+    if "kid" in metrics:
+        results[f"kid{suffix}"], results[f"kid{suffix}_std"] = kernel_inception_distance(real, fake, subsets=50, subset_size=min(1000, count))
+    if "pr" in metrics:
+        results[f"precision{suffix}"], results[f"recall{suffix}"] = precision_recall(real[:5000], fake[:5000])
+    if "dc" in metrics:
+        results[f"density{suffix}"], results[f"coverage{suffix}"] = density_coverage(real[:5000], fake[:5000])
+    return results
+
+
+def evaluate(checkpoint, data: str | None = None, metrics=None, count: int = 10000, seed: int = 0, device="cpu",
+             inception_weights: str | None = None, log=print) -> dict:
+    """On `shapes`: the shipped classifier's metrics (fd_shapes, mode coverage, ...), and FID when asked for.
+    On any other data (a folder, a zip, emoji): FID, KID, precision/recall, density/coverage on Inception features."""
+    generator, config, step = load_generator(checkpoint, device)
+    source = data or config.data.source
+    metrics = tuple(metrics or (SHAPES_DEFAULT if source == "shapes" else INCEPTION_DEFAULT))
     unknown = set(metrics) - set(METRICS)
     if unknown:
         raise GanforgeError(f"unknown metric(s) {sorted(unknown)}; choose from {', '.join(METRICS)}")
-    generator, config, step = load_generator(checkpoint, device)
-    source = data or config.data.source
+    if source != "shapes" and {"fd", "modes"} & set(metrics):
+        raise GanforgeError(f"fd and modes use the shapes classifier and need --data shapes; on {source!r} use fid, kid, pr, dc")
+    inception = None
+    if "fid" in metrics or source != "shapes":
+        from .metrics.inception import load_inception
+
+        inception = load_inception(inception_weights, device)  # fails early, before any sampling, when the weights are missing
+
+    real_set = load_images(DataConfig(source=source, shapes_size=max(count, config.data.shapes_size)), config.model.resolution, log=log)
+    if len(real_set) < count:
+        log(f"{source}: {len(real_set)} real images, fewer than -n {count}; comparing with all of them")
+    real_images = to_training_tensor(real_set.pixels[:count])
+    fake_images = _generate(generator, config.model.latent_dim, count, seed, device)
+    results: dict = {"checkpoint_step": step, "samples": count, "real_samples": len(real_images)}
+
+    if inception is not None:
+        from .metrics.inception import inception_features
+
+        real_features, fake_features = (inception_features(inception, x, device).numpy() for x in (real_images, fake_images))
+        if "fid" in metrics:
+            results["fid"] = frechet_distance_from_features(real_features, fake_features)
+        if source != "shapes":
+            results.update(_feature_metrics(real_features, fake_features, metrics, "", count))
     if source != "shapes":
-        raise GanforgeError(
-            f"evaluating on {source!r} needs Inception features, which are not built yet; "
-            "`--data shapes` uses the shipped shapes classifier"
-        )
+        return results
+
     from .data.shapes import NUM_MODES
     from .metrics.shapes_classifier import load_shapes_classifier
 
     classifier = load_shapes_classifier(device)
-    real_set = load_images(DataConfig(source="shapes", shapes_size=max(count, config.data.shapes_size)), config.model.resolution, log=log)
-    real_images = to_training_tensor(real_set.pixels[:count])
     real_features, real_probabilities = _classify(real_images, classifier, device)
-    fake_features, fake_probabilities = _classify(_generate(generator, config.model.latent_dim, count, seed, device), classifier, device)
-
-    results: dict = {"checkpoint_step": step, "samples": count, "features": "shapes classifier (128-d)"}
+    fake_features, fake_probabilities = _classify(fake_images, classifier, device)
+    results["features"] = "shapes classifier (128-d)"
     if "fd" in metrics:
         results["fd_shapes"] = frechet_distance_from_features(real_features, fake_features)
-    if "kid" in metrics:
-        results["kid_shapes"], results["kid_shapes_std"] = kernel_inception_distance(real_features, fake_features, subsets=50, subset_size=min(1000, count))
-    if "pr" in metrics:
-        results["precision"], results["recall"] = precision_recall(real_features[:5000], fake_features[:5000])
-    if "dc" in metrics:
-        results["density"], results["coverage"] = density_coverage(real_features[:5000], fake_features[:5000])
+    results.update(_feature_metrics(real_features, fake_features, metrics, "_shapes", count))
     if "modes" in metrics:
         bar = confidence_threshold(real_probabilities.max(1))
         fake = mode_coverage(fake_probabilities.argmax(1), fake_probabilities.max(1) >= bar, NUM_MODES)

@@ -32,11 +32,14 @@ def test_eval_reports_mode_coverage_against_the_real_floor(tmp_path, capsys):
     assert results["real_modes_covered"] == NUM_MODES and results["real_high_quality"] >= 0.98
     assert results["real_reverse_kl_floor"] < 0.1
     assert results["modes_covered"] < NUM_MODES / 2 and results["reverse_kl"] > 1.0
-    assert results["fd_shapes"] > 0 and np.isfinite(results["fd_shapes"]) and 0 <= results["coverage"] < 0.5
+    assert results["fd_shapes"] > 0 and np.isfinite(results["fd_shapes"]) and 0 <= results["coverage_shapes"] < 0.5
 
 
-def test_eval_on_other_data_says_what_is_missing(tmp_path, capsys):
+def test_eval_on_other_data_says_what_is_missing(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))  # an empty hub cache
+    monkeypatch.setenv("GANFORGE_OFFLINE", "1")
     run = tmp_path / "run"
     main(["train", "--out", str(run), "--resolution", "32", "--latent-dim", "8", "--batch-size", "4", "--iterations", "1", "--set", "data.shapes_size=8", "--no-progress"])
     assert main(["eval", "--checkpoint", str(run), "--data", str(tmp_path)]) == 2
-    assert "Inception" in capsys.readouterr().err
+    error = capsys.readouterr().err
+    assert "Inception weights pt_inception-2015-12-05-6726825d.pth" in error and "--inception-weights" in error

@@ -1,0 +1,77 @@
+"""FID's Inception-v3, checked against published facts about the network and run end to end on made-up weights
+(the real file cannot be downloaded here: the README says how users get it)."""
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from ganforge.cli import main
+from ganforge.errors import GanforgeError
+from ganforge.metrics.inception import WEIGHTS_FILE, FIDInceptionV3, load_inception
+
+
+def _made_up_weights(path, seed=0):
+    """The weights file's exact keys and shapes, random values (a fresh network's, perturbed)."""
+    torch.manual_seed(seed)
+    state = FIDInceptionV3().state_dict()
+    for key, value in state.items():
+        if value.is_floating_point() and "running_var" not in key:
+            value.add_(0.01 * torch.randn_like(value))
+    torch.save(state, path)
+    return state
+
+
+def test_size_and_cost_match_torchvisions_published_inception_v3():
+    network = FIDInceptionV3()
+    parameters = sum(p.numel() for p in network.parameters())
+    # torchvision's inception_v3: 27,161,264 parameters with its auxiliary classifier (conv 768->128 1x1 + BN,
+    # conv 128->768 5x5 + BN, fc 768->1000 = 3,326,696) and a 1000-way fc; FID's graph has no aux and 1008 classes.
+    aux = (768 * 128 + 2 * 128) + (128 * 768 * 25 + 2 * 768) + (768 * 1000 + 1000)
+    assert parameters == 27_161_264 - aux + (2048 + 1) * 8
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        network.eval()(torch.zeros(1, 3, 299, 299))
+    assert counter.get_total_flops() / 2 / 1e9 == pytest.approx(5.713, rel=0.01)  # torchvision: 5.713 GFLOPs (multiply-adds)
+
+
+def test_weights_file_loads_strictly_and_wrong_files_are_refused(tmp_path):
+    _made_up_weights(tmp_path / WEIGHTS_FILE)
+    network = load_inception(tmp_path / WEIGHTS_FILE)
+    assert network(torch.rand(2, 3, 64, 64) * 2 - 1).shape == (2, 2048)
+    state = torch.load(tmp_path / WEIGHTS_FILE, weights_only=True)
+    del state["Mixed_7c.branch_pool.conv.weight"]
+    torch.save(state, tmp_path / "missing.pth")
+    with pytest.raises(GanforgeError, match="not the FID Inception weights"):
+        load_inception(tmp_path / "missing.pth")
+    (tmp_path / "code.pth").write_bytes(b"cos\nsystem\n(S'echo hi'\ntR.")
+    with pytest.raises(GanforgeError, match="not a PyTorch weights file"):
+        load_inception(tmp_path / "code.pth")
+
+
+def test_fid_path_end_to_end_on_a_folder(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    cached = tmp_path / "torch" / "hub" / "checkpoints" / WEIGHTS_FILE
+    cached.parent.mkdir(parents=True)
+    _made_up_weights(cached)  # found in the hub cache, as a downloaded file would be
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(24):
+        Image.fromarray(rng.integers(0, 256, (40, 40, 3), dtype=np.uint8)).save(folder / f"{i}.png")
+    run = tmp_path / "run"
+    assert main(["train", "--out", str(run), "--data", str(folder), "--resolution", "32", "--latent-dim", "8", "--batch-size", "4",
+                 "--iterations", "1", "--set", "train.diagnose_every=0", "--no-progress"]) == 0
+    out = tmp_path / "eval.json"
+    assert main(["eval", "--checkpoint", str(run), "-n", "20", "--out", str(out)]) == 0
+    results = json.loads(out.read_text())
+    assert results["fid"] > 0 and np.isfinite(results["fid"]) and {"kid", "precision", "recall", "density", "coverage"} <= set(results)
+    assert main(["eval", "--checkpoint", str(run), "-n", "20", "--metrics", "modes"]) == 2  # no classifier for photos
+    # FID of a set against itself is 0, through the same features
+    from ganforge.metrics import frechet_distance_from_features
+    from ganforge.metrics.inception import inception_features
+
+    features = inception_features(load_inception(cached), torch.rand(12, 3, 32, 32) * 2 - 1).numpy()
+    assert abs(frechet_distance_from_features(features, features)) < 1e-6
