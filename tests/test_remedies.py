@@ -251,3 +251,25 @@ def test_every_remedy_at_once_resumes_bitwise_and_generate_uses_the_average(tmp_
     assert not torch.equal(a["generator_ema"]["to_rgb.parametrizations.weight.original"], a["generator"]["to_rgb.parametrizations.weight.original"])
     generator, _, _ = load_generator(tmp_path / "straight")
     assert torch.equal(generator.state_dict()["to_rgb.parametrizations.weight.original"], a["generator_ema"]["to_rgb.parametrizations.weight.original"])
+
+
+@pytest.mark.parametrize("norm", ["keras", "torch"])
+def test_ema_recomputes_batch_norm_statistics_for_the_averaged_weights(norm):
+    from ganforge.nets.layers import KerasBatchNorm
+
+    torch.manual_seed(0)
+    g = nn.Sequential(nn.Linear(3, 5), KerasBatchNorm(5) if norm == "keras" else nn.BatchNorm1d(5))
+    g.latent_dim = 3
+    ema = GeneratorEMA(g, half_life_images=10, batch_size=10)
+    for _ in range(3):
+        g[0].weight.data.add_(torch.randn_like(g[0].weight))
+        g(torch.randn(10, 3) * 3 + 1)  # the live BN's statistics: of other inputs and other weights
+        ema.update()
+    average = ema.module
+    noise = torch.Generator().manual_seed(0)
+    batches = [average[0](torch.randn(GeneratorEMA.CALIBRATION_BATCH, 3, generator=noise)) for _ in range(GeneratorEMA.CALIBRATION_BATCHES)]
+    expected_mean = torch.stack([b.mean(0) for b in batches]).mean(0)  # the mean of the batch means
+    expected_var = torch.stack([b.var(0, unbiased=norm == "torch") for b in batches]).mean(0)
+    torch.testing.assert_close(average[1].running_mean, expected_mean.detach(), rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(average[1].running_var, expected_var.detach(), rtol=1e-5, atol=1e-6)
+    assert not average.training and average[1].momentum == g[1].momentum  # restored after calibration

@@ -5,11 +5,22 @@ import copy
 import torch
 from torch import nn
 
+from ..nets.layers import KerasBatchNorm
+
+
+def _batch_norms(module: nn.Module) -> list[nn.Module]:
+    return [m for m in module.modules() if isinstance(m, (KerasBatchNorm, nn.modules.batchnorm._BatchNorm))]
+
 
 class GeneratorEMA:
     """After each G step: ema <- beta * ema + (1 - beta) * G, beta = 0.5 ** (batch / half_life_images).
-    BN moving statistics (buffers) are copied, not averaged. With half_life 0 there is no average and
-    `module` is the live generator."""
+    With half_life 0 there is no average and `module` is the live generator.
+
+    BatchNorm moving statistics cannot be averaged or copied: they describe the live weights' activations,
+    not the average's, and sampling the average with them gives washed-out blobs. Before the average is used
+    its statistics are recomputed: the exact mean over `CALIBRATION_BATCHES` batches of fixed noise."""
+
+    CALIBRATION_BATCHES, CALIBRATION_BATCH = 8, 64
 
     def __init__(self, generator: nn.Module, half_life_images: float, batch_size: int):
         if half_life_images < 0:
@@ -18,10 +29,39 @@ class GeneratorEMA:
         self.beta = 0.5 ** (batch_size / half_life_images) if self.enabled else 0.0
         self.live = generator
         self.average = copy.deepcopy(generator).eval().requires_grad_(False) if self.enabled else None
+        self.calibrated = True
+        self._momenta = [m.momentum for m in _batch_norms(self.average)] if self.enabled else []
 
     @property
     def module(self) -> nn.Module:
-        return self.average if self.enabled else self.live
+        if not self.enabled:
+            return self.live
+        if not self.calibrated:
+            self._calibrate_batch_norm()
+        return self.average
+
+    @torch.no_grad()
+    def _calibrate_batch_norm(self) -> None:
+        norms = _batch_norms(self.average)
+        if norms:
+            for m in norms:
+                m.running_mean.zero_()
+                m.running_var.zero_()
+            noise = torch.Generator().manual_seed(0)  # its own stream: the run's random numbers are untouched
+            device = next(self.average.parameters()).device
+            self.average.train()
+            for k in range(self.CALIBRATION_BATCHES):
+                for m in norms:  # running <- running + (batch - running) / (k + 1): the mean over batches so far
+                    if isinstance(m, KerasBatchNorm):
+                        m.momentum = k / (k + 1)  # Keras' momentum weighs the old value
+                    else:
+                        m.momentum = 1 / (k + 1)
+                z = torch.randn(self.CALIBRATION_BATCH, self.average.latent_dim, generator=noise)
+                self.average(z.to(device))
+            for m, momentum in zip(norms, self._momenta):
+                m.momentum = momentum
+            self.average.eval()
+        self.calibrated = True
 
     @torch.no_grad()
     def update(self) -> None:
@@ -30,11 +70,13 @@ class GeneratorEMA:
         averaged, live = list(self.average.parameters()), list(self.live.parameters())
         torch._foreach_lerp_(averaged, live, 1.0 - self.beta)
         for mine, theirs in zip(self.average.buffers(), self.live.buffers()):
-            mine.copy_(theirs)
+            mine.copy_(theirs)  # e.g. spectral norm's power-iteration vectors; BN statistics are recomputed on use
+        self.calibrated = False
 
     def state_dict(self) -> dict | None:
-        return self.average.state_dict() if self.enabled else None
+        return self.module.state_dict() if self.enabled else None
 
     def load_state_dict(self, state: dict | None) -> None:
         if self.enabled:
             self.average.load_state_dict(state)
+            self.calibrated = True

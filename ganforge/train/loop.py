@@ -66,6 +66,7 @@ def build_discriminator(config: Config) -> nn.Module:
 
 
 BN_MODES = {"inference": False, "training": True}
+AMP = {"off": False, "bf16": True}
 SPECTRAL_NORM = {"none": (False, False), "d": (True, False), "both": (True, True)}  # (on D, on G)
 
 
@@ -298,6 +299,7 @@ def train(config: Config, run_dir: str | Path, *, progress: bool = True, log=pri
         return path
 
     iteration = procedure or PROCEDURES[t.procedure]
+    amp = choose(AMP, t.amp, "train.amp")
     tensorboard = _TensorBoard(run_dir / "tensorboard", enabled=world.is_main)
     live_checks = _LiveChecks(config, images, device, run_dir) if t.diagnose_every and world.is_main else None
     last_checkpoint = found[-1] if found else save()  # a fresh run starts with a step-0 checkpoint to roll back to
@@ -316,7 +318,8 @@ def train(config: Config, run_dir: str | Path, *, progress: bool = True, log=pri
             if config.data.flip:
                 flip = world.shard(torch.rand(global_batch * d_steps, generator=noise) < 0.5, d_steps)
                 real = torch.where(flip[:, None, None, None], real.flip(3), real)
-            stats = iteration(gan, real.to(device, non_blocking=True), z_fake.to(device), z_gen.to(device), step)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+                stats = iteration(gan, real.to(device, non_blocking=True), z_fake.to(device), z_gen.to(device), step)
             step += 1
             bar.update(1)
             logging_now = step % t.log_every == 0 or step == t.iterations

@@ -23,18 +23,19 @@ def keras_bce(logits: torch.Tensor, label: float) -> torch.Tensor:
     gradient at all: part of the seed's instability, kept here on purpose for fidelity.
     -[y log p + (1 - y) log(1 - p)], averaged over the batch.
     """
-    probability = torch.sigmoid(logits).clamp(KERAS_EPSILON, 1.0 - KERAS_EPSILON)
-    return F.binary_cross_entropy(probability, torch.full_like(probability, label))
+    probability = torch.sigmoid(logits.float()).clamp(KERAS_EPSILON, 1.0 - KERAS_EPSILON)
+    # Written out rather than F.binary_cross_entropy, which autocast (mixed precision) refuses to run.
+    return -(label * torch.log(probability) + (1.0 - label) * torch.log1p(-probability)).mean()
 
 
 def logistic_bce(logits: torch.Tensor, label: float) -> torch.Tensor:
     """BCE computed from logits, never saturating to a zero gradient: softplus(-l) for 1, softplus(l) for 0."""
-    return F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, label))
+    return F.binary_cross_entropy_with_logits(logits.float(), torch.full_like(logits, label, dtype=torch.float32))
 
 
 def least_squares(logits: torch.Tensor, label: float) -> torch.Tensor:
     """LSGAN (Mao et al. 2017, the a=0, b=c=1 coding): 1/2 (D(x) - label)^2 on D's raw output."""
-    return 0.5 * (logits - label).pow(2).mean()
+    return 0.5 * (logits.float() - label).pow(2).mean()
 
 
 def binary_accuracy(logits: torch.Tensor, label: float) -> torch.Tensor:
