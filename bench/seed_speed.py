@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SIDES = {
     "keras": "seed's Keras code, TensorFlow",
     "ganforge": "ganforge",
-    "ganforge-plain": "ganforge, layers as written",
+    "ganforge-plain": "ganforge, layers as written, NCHW",
 }
 
 
@@ -38,8 +38,13 @@ def _ganforge_iteration(batch: int, resolution: int, fused: bool):
 
     config = load_config("seed", overrides={"model.resolution": resolution, "train.batch_size": batch})
     gan = build_gan(config, torch.device("cpu"))
-    gan.generator.fused_upsampling = fused
     real = torch.rand(batch, 3, resolution, resolution) * 2 - 1
+    if fused:
+        real = real.contiguous(memory_format=torch.channels_last)
+    else:  # the layers as written, in PyTorch's default layout: what phases and channels-last buy
+        gan.generator.fused_upsampling = False
+        gan.generator.to(memory_format=torch.contiguous_format)
+        gan.discriminator.to(memory_format=torch.contiguous_format)
 
     def run():
         stats = seed_iteration(gan, real, torch.randn(batch, 100), torch.randn(batch, 100))

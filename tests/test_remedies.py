@@ -191,6 +191,7 @@ def test_seed_preset_builds_the_exact_seed_iteration():
     built = build_gan(config, torch.device("cpu"))
     torch.manual_seed(config.train.seed)
     g, d = type(built.generator)(LATENT, 32), SeedDiscriminator(32)
+    g, d = g.to(memory_format=torch.channels_last), d.to(memory_format=torch.channels_last)  # as build_gan lays them out
     plain = GAN(g, d, KerasAdam(g.parameters(), 1e-4, 0.05), KerasAdam(d.parameters(), 1e-4, 0.05))
     inputs = (torch.rand(B, 3, 32, 32) * 2 - 1, torch.randn(B, LATENT), torch.randn(B, LATENT))
     a, b = seed_iteration(built, *inputs, step=0), seed_iteration(plain, *inputs)

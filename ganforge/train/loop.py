@@ -111,8 +111,9 @@ def assemble_gan(config: Config, generator: nn.Module, discriminator: nn.Module,
 
 def build_gan(config: Config, device: torch.device) -> GAN:
     torch.manual_seed(config.train.seed)  # weight initialisation is part of the run's seed
-    generator = build_generator(config).to(device)
-    discriminator = build_discriminator(config).to(device)
+    # Channels-last: oneDNN's and cuDNN's fast layout for convolutions (1.2x per seed iteration on this CPU).
+    generator = build_generator(config).to(device, memory_format=torch.channels_last)
+    discriminator = build_discriminator(config).to(device, memory_format=torch.channels_last)
     o = config.optim
     return assemble_gan(config, generator, discriminator, o.lr_g, o.lr_d, o.beta1)
 
@@ -319,7 +320,8 @@ def train(config: Config, run_dir: str | Path, *, progress: bool = True, log=pri
                 flip = world.shard(torch.rand(global_batch * d_steps, generator=noise) < 0.5, d_steps)
                 real = torch.where(flip[:, None, None, None], real.flip(3), real)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-                stats = iteration(gan, real.to(device, non_blocking=True), z_fake.to(device), z_gen.to(device), step)
+                real = real.to(device, non_blocking=True, memory_format=torch.channels_last)
+                stats = iteration(gan, real, z_fake.to(device), z_gen.to(device), step)
             step += 1
             bar.update(1)
             logging_now = step % t.log_every == 0 or step == t.iterations
