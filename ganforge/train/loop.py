@@ -255,6 +255,8 @@ def train(config: Config, run_dir: str | Path, *, progress: bool = True, log=pri
     if not world.is_main:  # only the first process talks and writes
         log, progress = (lambda *_: None), False
     device = resolve_device(t.device, world)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # fixed shapes every iteration: let cuDNN pick its fastest kernels
     images = load_images(config.data, config.model.resolution, log=log)
     if images.skipped:
         log(f"{images.skipped} unreadable file(s) skipped; training on {len(images)} images")
@@ -316,6 +318,8 @@ def train(config: Config, run_dir: str | Path, *, progress: bool = True, log=pri
             z_fake = world.shard(torch.randn(global_batch * d_steps, config.model.latent_dim, generator=noise), d_steps)
             z_gen = world.shard(torch.randn(global_batch, config.model.latent_dim, generator=noise))
             real = to_training_tensor(images.pixels[indices.numpy()])
+            if device.type == "cuda":
+                real = real.pin_memory()  # so that the copy below overlaps with the GPU's work
             if config.data.flip:
                 flip = world.shard(torch.rand(global_batch * d_steps, generator=noise) < 0.5, d_steps)
                 real = torch.where(flip[:, None, None, None], real.flip(3), real)
