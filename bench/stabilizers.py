@@ -1,0 +1,55 @@
+"""Issue 4's goals, side by side for the presets: toy2d grid and ring (mean over seeds), and `shapes` at 64x64
+trained for a fixed wall-clock budget on this machine, scored by mode coverage.
+
+    python bench/stabilizers.py [--presets seed,dcgan,stable] [--seeds 5] [--toy-iterations 20000] [--minutes 30]
+
+Long: about (presets x (2 x seeds x toy time + minutes)). Prints one Markdown table per benchmark.
+"""
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+from ganforge.config import load_config
+from ganforge.evaluate import evaluate
+from ganforge.toy2d import run_benchmark
+from ganforge.train.loop import train
+
+
+def shapes_row(preset: str, minutes: float, resolution: int, samples: int) -> str:
+    base = {"model.resolution": resolution, "train.batch_size": 32, "train.sample_every": 0, "train.diagnose_every": 0, "train.log_every": 50}
+    with tempfile.TemporaryDirectory() as folder:
+        probe = load_config(preset, overrides={**base, "train.iterations": 10, "train.checkpoint_every": 0})
+        started = time.perf_counter()
+        train(probe, Path(folder) / "probe", progress=False, log=lambda *_: None)
+        per_iteration = (time.perf_counter() - started) / 10
+        iterations = max(10, int(minutes * 60 / per_iteration))
+        config = load_config(preset, overrides={**base, "train.iterations": iterations, "train.checkpoint_every": iterations})
+        started = time.perf_counter()
+        run = train(config, Path(folder) / "run", progress=False, log=lambda *_: None)
+        took = (time.perf_counter() - started) / 60
+        r = evaluate(run.last_checkpoint, "shapes", ["modes"], samples, log=lambda *_: None)
+    return (f"| {preset} | {iterations} it in {took:.0f} min | {r['modes_covered']}/{r['num_modes']} = {r['modes_covered'] / r['num_modes']:.0%} "
+            f"| {100 * r['high_quality']:.1f}% | {r['reverse_kl']:.3f} |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--presets", default="seed,dcgan,stable")
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--toy-iterations", type=int, default=20000)
+    parser.add_argument("--minutes", type=float, default=30.0, help="wall-clock training budget per preset on shapes")
+    parser.add_argument("--resolution", type=int, default=64)
+    parser.add_argument("--samples", type=int, default=10000)
+    args = parser.parse_args()
+    presets = [p.strip() for p in args.presets.split(",")]
+    for preset in presets:
+        print(run_benchmark(load_config(preset), preset, ["grid", "ring"], args.seeds, args.toy_iterations, log=lambda *_: None), flush=True)
+    print(f"\nshapes at {args.resolution}x{args.resolution}, {args.minutes:g} minutes of training each, {args.samples} samples scored")
+    print("| preset | training | modes covered | high quality | reverse KL |\n|---|---|---|---|---|")
+    for preset in presets:
+        print(shapes_row(preset, args.minutes, args.resolution, args.samples), flush=True)
+
+
+if __name__ == "__main__":
+    main()
