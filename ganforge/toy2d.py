@@ -98,7 +98,7 @@ def run_benchmark(config: Config, preset: str, datasets: list[str], seeds: int, 
             log(f"{dataset} seed {seed}: {result.modes_covered}/{result.num_modes} modes, {100 * result.high_quality:.1f}% high quality, "
                 f"reverse KL {result.reverse_kl:.3f} ({time.perf_counter() - started:.0f} s)")
             results.append(result)
-        rows.append(_row(f"ganforge {preset} ({iterations // 1000}k it)", dataset, results))
+        rows.append(_row(f"ganforge {preset} ({iterations:,} it)", dataset, results))
         for name, (modes, quality, kl) in PUBLISHED[dataset].items():
             rows.append(f"| {dataset} | {name} (PacGAN Table 1, 400k it) | {modes} | {quality}% | {kl} |")
         floor = real_floor(dataset)
