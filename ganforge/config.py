@@ -55,7 +55,8 @@ class TrainConfig:
     keep_checkpoints: int = 3  # the last K checkpoints are kept
     diagnose_every: int = 500  # iterations between diversity (and, on shapes, mode-coverage) checks; 0 = off
     max_rollbacks: int = 3  # NaN/Inf rollbacks in a row before the run stops
-    amp: str = "off"  # off, or bf16: networks run under bfloat16 autocast (CPUs with AVX512-BF16/AMX, GPUs); not the seed's exact maths
+    amp: str = "off"  # off; bf16 (autocast: GPUs, CPUs with AVX512-BF16/AMX); fp16 (autocast + loss scaling: GPUs). Not the seed's exact maths
+    compile: bool = False  # torch.compile the networks: pays on GPUs; on 2 CPU cores it bought ~3% after ~30 s of compiling
     sync_bn: bool = False  # under torchrun: BatchNorm statistics over the global batch, not each process's
 
 

@@ -34,7 +34,7 @@ SAMPLE_GRID_SIZE = 64
 # Settings that may change when a run is resumed; any other difference means a different experiment.
 RESUMABLE_CHANGES = {
     "train.iterations", "train.device", "train.log_every", "train.sample_every", "train.checkpoint_every",
-    "train.keep_checkpoints", "train.diagnose_every", "train.max_rollbacks", "data.workers", "data.cache_dir",
+    "train.keep_checkpoints", "train.diagnose_every", "train.max_rollbacks", "train.compile", "data.workers", "data.cache_dir",
 }
 
 
@@ -66,7 +66,7 @@ def build_discriminator(config: Config) -> nn.Module:
 
 
 BN_MODES = {"inference": False, "training": True}
-AMP = {"off": False, "bf16": True}
+AMP = {"off": None, "bf16": torch.bfloat16, "fp16": torch.float16}  # autocast's dtype
 SPECTRAL_NORM = {"none": (False, False), "d": (True, False), "both": (True, True)}  # (on D, on G)
 
 
@@ -91,6 +91,9 @@ def assemble_gan(config: Config, generator: nn.Module, discriminator: nn.Module,
     choose(PROCEDURES, t.procedure, "train.procedure")
     _check_remedies(config)
     penalties = ([R1(r.r1_gamma, r.r1_interval)] if r.r1_gamma else []) + ([GradientPenalty(r.gp_weight)] if r.gp_weight else [])
+    # fp16's narrow exponent range needs loss scaling (bf16's does not); a disabled scaler is the identity.
+    loss_scaling = choose(AMP, t.amp, "train.amp") is torch.float16
+    device = next(generator.parameters()).device.type
     try:
         return GAN(
             generator,
@@ -104,6 +107,8 @@ def assemble_gan(config: Config, generator: nn.Module, discriminator: nn.Module,
             penalties=penalties,
             d_steps=r.d_steps,
             ema=GeneratorEMA(generator, r.ema_half_life, t.batch_size),
+            scaler_d=torch.amp.GradScaler(device, enabled=loss_scaling),
+            scaler_g=torch.amp.GradScaler(device, enabled=loss_scaling),
         )
     except ValueError as exc:
         raise GanforgeError(str(exc)) from exc
@@ -180,8 +185,18 @@ class _TensorBoard:
 
 
 def _local(module: nn.Module) -> nn.Module:
-    """The network inside a DDP wrapper: its state dict has no "module." prefixes."""
+    """The network inside torch.compile's and DDP's wrappers: its state dict has no "_orig_mod." or "module." prefixes."""
+    module = getattr(module, "_orig_mod", module)
     return module.module if isinstance(module, DistributedDataParallel) else module
+
+
+def _compile(gan: GAN) -> None:
+    """torch.compile each network (after DDP wrapping, as PyTorch recommends); D and its unwrapped self stay one
+    compiled module in a single process. Parameters, buffers and optimizers are shared with the eager modules."""
+    compiled = {}
+    for name in ("generator", "discriminator", "discriminator_local"):
+        module = getattr(gan, name)
+        setattr(gan, name, compiled.setdefault(id(module), torch.compile(module)))
 
 
 def _distribute(gan: GAN, world: World, sync_bn: bool, device: torch.device) -> None:
@@ -201,6 +216,9 @@ def _restore(gan: GAN, noise: torch.Generator, state: dict) -> int:
     gan.opt_g.load_state_dict(state["opt_g"])
     gan.opt_d.load_state_dict(state["opt_d"])
     gan.ema.load_state_dict(state.get("generator_ema"))
+    for name in ("scaler_d", "scaler_g"):
+        if state.get(name):  # absent in checkpoints of runs without fp16
+            getattr(gan, name).load_state_dict(state[name])
     noise.set_state(state["rng"]["noise"])
     torch.set_rng_state(state["rng"]["torch"])
     return state["step"]
@@ -280,6 +298,8 @@ def train(config: Config, run_dir: str | Path, *, progress: bool = True, log=pri
         log(f"resuming {run_dir} from step {step} ({found[-1].name})")
     world.barrier()  # every process has looked for checkpoints before the first writes one
     _distribute(gan, world, config.train.sync_bn, device)
+    if t.compile:
+        _compile(gan)
     metrics_path, diagnostics_path = run_dir / "metrics.jsonl", run_dir / "diagnostics.jsonl"
     if world.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -302,7 +322,7 @@ def train(config: Config, run_dir: str | Path, *, progress: bool = True, log=pri
         return path
 
     iteration = procedure or PROCEDURES[t.procedure]
-    amp = choose(AMP, t.amp, "train.amp")
+    amp_dtype = choose(AMP, t.amp, "train.amp")
     tensorboard = _TensorBoard(run_dir / "tensorboard", enabled=world.is_main)
     live_checks = _LiveChecks(config, images, device, run_dir) if t.diagnose_every and world.is_main else None
     last_checkpoint = found[-1] if found else save()  # a fresh run starts with a step-0 checkpoint to roll back to
@@ -323,7 +343,7 @@ def train(config: Config, run_dir: str | Path, *, progress: bool = True, log=pri
             if config.data.flip:
                 flip = world.shard(torch.rand(global_batch * d_steps, generator=noise) < 0.5, d_steps)
                 real = torch.where(flip[:, None, None, None], real.flip(3), real)
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+            with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
                 real = real.to(device, non_blocking=True, memory_format=torch.channels_last)
                 stats = iteration(gan, real, z_fake.to(device), z_gen.to(device), step)
             step += 1
@@ -420,6 +440,8 @@ def _run_state(gan: GAN, config: Config, step: int, noise: torch.Generator) -> d
         "opt_g": gan.opt_g.state_dict(),
         "opt_d": gan.opt_d.state_dict(),
         "generator_ema": gan.ema.state_dict(),  # None when the run keeps no average
+        "scaler_d": gan.scaler_d.state_dict(),  # {} unless fp16
+        "scaler_g": gan.scaler_g.state_dict(),
         "rng": {"noise": noise.get_state(), "torch": torch.get_rng_state()},
     }
 

@@ -16,6 +16,11 @@ from .objectives import SEED_OBJECTIVE, Loss, Objective, binary_accuracy
 REAL, FAKE = 1.0, 0.0
 
 
+def no_loss_scaling() -> torch.amp.GradScaler:
+    """A disabled scaler is the identity: scale() returns the loss, step() is optimizer.step()."""
+    return torch.amp.GradScaler("cpu", enabled=False)
+
+
 def _unchanged(images: torch.Tensor, step: int) -> torch.Tensor:
     return images
 
@@ -36,6 +41,9 @@ class GAN:
     d_steps: int = 1  # D's real+fake steps per G step; real and z_fake hold d_steps batches
     ema: GeneratorEMA | None = None  # G's weight average, updated after G's step
     discriminator_local: nn.Module | None = None  # D itself when `discriminator` is a DDP wrapper
+    # fp16 loss scaling, one scaler per network (their losses and gradients differ in scale); off otherwise
+    scaler_d: torch.amp.GradScaler = field(default_factory=no_loss_scaling)
+    scaler_g: torch.amp.GradScaler = field(default_factory=no_loss_scaling)
 
     def __post_init__(self):
         if self.ema is None:
@@ -44,13 +52,20 @@ class GAN:
             self.discriminator_local = self.discriminator
 
 
+def _backward_and_step(scaler: torch.amp.GradScaler, loss: torch.Tensor, optimizer: torch.optim.Optimizer) -> None:
+    """backward() and one optimizer step; under fp16, with the loss scaled so that small gradients do not
+    flush to zero, unscaled before the step, and the step skipped when they overflowed."""
+    scaler.scale(loss).backward()
+    scaler.step(optimizer)
+    scaler.update()
+
+
 def _d_step(gan: GAN, images: torch.Tensor, loss_of: Loss, label: float, extra=lambda: 0.0) -> tuple[torch.Tensor, torch.Tensor]:
     """Keras' d_model.train_on_batch(images, labels): D in training mode, one optimizer step."""
     logits = gan.discriminator(images)
     loss = loss_of(logits)
     gan.opt_d.zero_grad(set_to_none=True)
-    (loss + extra()).backward()
-    gan.opt_d.step()
+    _backward_and_step(gan.scaler_d, loss + extra(), gan.opt_d)
     return loss.detach(), binary_accuracy(logits.detach(), label)
 
 
@@ -83,8 +98,7 @@ def seed_iteration(gan: GAN, real: torch.Tensor, z_fake: torch.Tensor, z_gen: to
     D_local.requires_grad_(False)  # no weight gradients for the frozen D
     g_loss = gan.objective.g(D_local(seen_by_d(G(z_gen), step)))
     gan.opt_g.zero_grad(set_to_none=True)
-    g_loss.backward()
-    gan.opt_g.step()
+    _backward_and_step(gan.scaler_g, g_loss, gan.opt_g)
     D_local.requires_grad_(True)
     gan.ema.update()
 
