@@ -55,7 +55,9 @@ class TrainConfig:
     keep_checkpoints: int = 3  # the last K checkpoints are kept
     diagnose_every: int = 500  # iterations between diversity (and, on shapes, mode-coverage) checks; 0 = off
     max_rollbacks: int = 3  # NaN/Inf rollbacks in a row before the run stops
-    amp: str = "off"  # off; bf16 (autocast: GPUs, CPUs with AVX512-BF16/AMX); fp16 (autocast + loss scaling: GPUs). Not the seed's exact maths
+    amp: str = "off"  # off; bf16 (autocast: GPUs, CPUs with AVX512-BF16/AMX); fp16 (autocast + loss scaling: GPUs);
+    # auto (bf16 where the hardware runs it natively, else off). All but off change the seed's exact maths.
+    max_minutes: float = 0.0  # stop after this much training time with a checkpoint (run again to go on); 0 = no limit
     compile: bool = False  # torch.compile the networks: pays on GPUs; on 2 CPU cores it bought ~3% after ~30 s of compiling
     sync_bn: bool = False  # under torchrun: BatchNorm statistics over the global batch, not each process's
 

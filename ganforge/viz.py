@@ -27,9 +27,15 @@ def grid_image(images: torch.Tensor, columns: int | None = None, padding: int = 
     return Image.fromarray(canvas)
 
 
+MIN_TILE = 64  # pixels: smaller samples are enlarged in grids, by an integer factor, so that people can see them
+
+
 def save_grid(images: torch.Tensor, path: Path, columns: int | None = None) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    factor = max(1, MIN_TILE // images.shape[-1])
+    if factor > 1:  # nearest neighbour: every generated pixel stays visible as it is
+        images = torch.nn.functional.interpolate(images.detach().float().cpu(), scale_factor=factor, mode="nearest")
     grid_image(images, columns).save(path)
     return path
 

@@ -201,3 +201,13 @@ def test_compiled_networks_train_the_same_run_and_save_plain_state_dicts(tmp_pat
     assert la[0]["d_loss_real"] == pytest.approx(lb[0]["d_loss_real"], rel=1e-5)
     for key in ("d_loss_real", "d_loss_fake", "g_loss"):
         assert la[1][key] == pytest.approx(lb[1][key], rel=1e-3, abs=1e-4), key
+
+
+def test_a_time_limit_stops_with_a_checkpoint_and_the_same_command_goes_on(tmp_path):
+    lines = []
+    limited = _config(**{"train.max_minutes": 1e-9, "train.diagnose_every": 0})  # up after the first iteration
+    first = train(limited, tmp_path, progress=False, log=lines.append)
+    assert first.step == 1 and first.last_checkpoint.name == "checkpoint-00000001.pt" and first.sample_grid.is_file()
+    assert any("time limit" in line and "step 1 of 6" in line for line in lines)
+    assert train(limited, tmp_path, progress=False, log=lines.append).step == 2  # resumed, one more iteration
+    assert train(_config(**{"train.diagnose_every": 0}), tmp_path, progress=False, log=lines.append).step == 6  # limit lifted

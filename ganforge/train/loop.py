@@ -34,7 +34,7 @@ SAMPLE_GRID_SIZE = 64
 # Settings that may change when a run is resumed; any other difference means a different experiment.
 RESUMABLE_CHANGES = {
     "train.iterations", "train.device", "train.log_every", "train.sample_every", "train.checkpoint_every",
-    "train.keep_checkpoints", "train.diagnose_every", "train.max_rollbacks", "train.compile", "data.workers", "data.cache_dir",
+    "train.keep_checkpoints", "train.diagnose_every", "train.max_rollbacks", "train.compile", "train.max_minutes", "data.workers", "data.cache_dir",
 }
 
 
@@ -66,8 +66,17 @@ def build_discriminator(config: Config) -> nn.Module:
 
 
 BN_MODES = {"inference": False, "training": True}
-AMP = {"off": None, "bf16": torch.bfloat16, "fp16": torch.float16}  # autocast's dtype
+AMP = {"off": None, "bf16": torch.bfloat16, "fp16": torch.float16, "auto": None}  # autocast's dtype; auto: see below
 SPECTRAL_NORM = {"none": (False, False), "d": (True, False), "both": (True, True)}  # (on D, on G)
+
+
+def autocast_dtype(setting: str, device: torch.device) -> torch.dtype | None:
+    """train.amp's dtype; "auto" is bf16 where the hardware computes it natively (emulated bf16 is slower than fp32)."""
+    dtype = choose(AMP, setting, "train.amp")
+    if setting == "auto":
+        native = torch.cuda.is_bf16_supported() if device.type == "cuda" else torch.ops.mkldnn._is_mkldnn_bf16_supported()
+        dtype = torch.bfloat16 if native else None
+    return dtype
 
 
 def choose(table: dict, value: str, setting: str):
@@ -322,7 +331,7 @@ def train(config: Config, run_dir: str | Path, *, progress: bool = True, log=pri
         return path
 
     iteration = procedure or PROCEDURES[t.procedure]
-    amp_dtype = choose(AMP, t.amp, "train.amp")
+    amp_dtype = autocast_dtype(t.amp, device)
     tensorboard = _TensorBoard(run_dir / "tensorboard", enabled=world.is_main)
     live_checks = _LiveChecks(config, images, device, run_dir) if t.diagnose_every and world.is_main else None
     last_checkpoint = found[-1] if found else save()  # a fresh run starts with a step-0 checkpoint to roll back to
@@ -394,6 +403,8 @@ def train(config: Config, run_dir: str | Path, *, progress: bool = True, log=pri
                 rollbacks = 0
             if on_step is not None:
                 on_step(step)
+            if t.max_minutes and _time_is_up(world, started, t.max_minutes, device):
+                break
     except KeyboardInterrupt:
         bar.close()
         if world.is_main:  # no barrier: under torchrun the other processes may already be gone
@@ -402,6 +413,8 @@ def train(config: Config, run_dir: str | Path, *, progress: bool = True, log=pri
         tensorboard.close()
         raise
     bar.close()
+    if step < t.iterations:
+        log(f"time limit of {t.max_minutes:g} min reached at step {step} of {t.iterations}; run the same command to go on")
     if not last_checkpoint.name.endswith(f"{step:08d}.pt"):
         last_checkpoint = save()
     if not world.is_main:
@@ -444,6 +457,12 @@ def _run_state(gan: GAN, config: Config, step: int, noise: torch.Generator) -> d
         "scaler_g": gan.scaler_g.state_dict(),
         "rng": {"noise": noise.get_state(), "torch": torch.get_rng_state()},
     }
+
+
+def _time_is_up(world: World, started: float, minutes: float, device: torch.device) -> bool:
+    """Every process stops at the same step: the first process's clock decides (no process waits on a peer that left)."""
+    late = torch.tensor([float(time.perf_counter() - started > 60 * minutes and world.is_main)], device=device)
+    return world.mean({"late": late})["late"].item() > 0
 
 
 def _truncate_metrics(path: Path, step: int) -> None:
