@@ -28,6 +28,7 @@ class OptimConfig:
     beta1: float = 0.05  # the seed's (sic); DCGAN uses 0.5
     beta2: float = 0.999
     eps: float = 1e-7  # Keras' epsilon: added to sqrt(v) before v's bias correction
+    lr_decay: float = 0.0  # both learning rates fall linearly to 0 over this last fraction of the run; 0 = constant
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from .errors import GanforgeError
 from .nets.layers import with_spectral_norm
 from .nets.toy import ToyDiscriminator, ToyGenerator
 from .train.loop import PROCEDURES, SPECTRAL_NORM, choose, assemble_gan
+from .train.optim import linear_decay, set_learning_rate
 
 EVAL_SAMPLES = 2500
 BATCH = 100
@@ -67,6 +68,8 @@ def train_one(config: Config, dataset: str, seed: int, iterations: int, lr: floa
     rng = torch.Generator().manual_seed(seed)
     d_batch = batch * gan.d_steps
     for step in range(iterations):
+        for optimizer in (gan.opt_g, gan.opt_d):
+            set_learning_rate(optimizer, lr * linear_decay(step, iterations, config.optim.lr_decay))
         iteration(gan, data.sample(d_batch, rng), torch.randn(d_batch, 2, generator=rng), torch.randn(batch, 2, generator=rng), step)
     with torch.no_grad():
         points = gan.ema.module.eval()(torch.randn(EVAL_SAMPLES, 2, generator=rng)).numpy()

@@ -211,3 +211,16 @@ def test_a_time_limit_stops_with_a_checkpoint_and_the_same_command_goes_on(tmp_p
     assert any("time limit" in line and "step 1 of 6" in line for line in lines)
     assert train(limited, tmp_path, progress=False, log=lines.append).step == 2  # resumed, one more iteration
     assert train(_config(**{"train.diagnose_every": 0}), tmp_path, progress=False, log=lines.append).step == 6  # limit lifted
+
+
+def test_learning_rates_decay_linearly_to_zero_over_the_runs_last_fraction(tmp_path):
+    from ganforge.train.optim import linear_decay
+
+    assert [linear_decay(s, 10, 0.4) for s in range(10)] == pytest.approx([1, 1, 1, 1, 1, 1, 1.0, 0.75, 0.5, 0.25])
+    assert {linear_decay(s, 10, 0.0) for s in range(10)} == {1.0}
+    run = train(_config(**{"optim.lr_decay": 0.5, "train.diagnose_every": 0}), tmp_path, progress=False, log=lambda *_: None)
+    state = ckpt.load_checkpoint(run.last_checkpoint)
+    lr = load_config("seed").optim.lr_g
+    # The last iteration (step 5 of 6) ran at lr * (6 - 5) / 3.
+    assert state["opt_g"]["param_groups"][0]["lr"] == pytest.approx(lr / 3)
+    assert state["opt_d"]["param_groups"][0]["lr"] == pytest.approx(lr / 3)

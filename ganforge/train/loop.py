@@ -25,7 +25,7 @@ from .distributed import World, synchronize_batch_norm, world_from_environment
 from .augment import DInput
 from .ema import GeneratorEMA
 from .objectives import make_objective
-from .optim import KerasAdam
+from .optim import KerasAdam, linear_decay, set_learning_rate
 from .penalties import R1, GradientPenalty
 from .procedure import GAN, seed_iteration
 
@@ -347,6 +347,9 @@ def train(config: Config, run_dir: str | Path, *, progress: bool = True, log=pri
             z_fake = world.shard(torch.randn(global_batch * d_steps, config.model.latent_dim, generator=noise), d_steps)
             z_gen = world.shard(torch.randn(global_batch, config.model.latent_dim, generator=noise))
             real = to_training_tensor(images.pixels[indices.numpy()])
+            decay = linear_decay(step, t.iterations, config.optim.lr_decay)
+            set_learning_rate(gan.opt_g, config.optim.lr_g * decay)
+            set_learning_rate(gan.opt_d, config.optim.lr_d * decay)
             if device.type == "cuda":
                 real = real.pin_memory()  # so that the copy below overlaps with the GPU's work
             if config.data.flip:

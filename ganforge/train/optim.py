@@ -31,3 +31,15 @@ class KerasAdam(torch.optim.Adam):
             t = int(state["step"].item()) + 1 if "step" in state else 1
             group["eps"] = group["keras_eps"] / math.sqrt(1 - group["betas"][1] ** t)
         return super().step(closure)
+
+
+def linear_decay(step: int, iterations: int, fraction: float) -> float:
+    """The learning rates' factor at `step`: 1, then falling linearly to 0 over the run's last `fraction` of
+    iterations (0: always 1, the seed's constant rate). A function of the step alone, so resuming needs no state."""
+    decay_steps = fraction * iterations
+    return 1.0 if decay_steps <= 0 else min(1.0, (iterations - step) / decay_steps)
+
+
+def set_learning_rate(optimizer: torch.optim.Optimizer, lr: float) -> None:
+    for group in optimizer.param_groups:
+        group["lr"] = lr
