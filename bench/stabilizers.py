@@ -32,14 +32,14 @@ def shapes_row(preset: str, minutes: float, resolution: int, samples: int) -> st
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--presets", default="seed,dcgan,stable")
-    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--seeds", type=int, default=5, help="toy2d seeds per dataset; 0 skips toy2d")
     parser.add_argument("--toy-iterations", type=int, default=20000)
     parser.add_argument("--minutes", type=float, default=30.0, help="wall-clock training budget per preset on shapes")
     parser.add_argument("--resolution", type=int, default=64)
     parser.add_argument("--samples", type=int, default=10000)
     args = parser.parse_args()
     presets = [p.strip() for p in args.presets.split(",")]
-    for preset in presets:
+    for preset in presets if args.seeds else []:  # --seeds 0: the shapes rows alone
         print(run_benchmark(load_config(preset), preset, ["grid", "ring"], args.seeds, args.toy_iterations, log=lambda *_: None), flush=True)
     print(f"\nshapes at {args.resolution}x{args.resolution}, {args.minutes:g} minutes of training each, {args.samples} samples scored")
     print("| preset | training | modes covered | high quality | reverse KL |\n|---|---|---|---|---|")
