@@ -134,6 +134,34 @@ def test_keras_adam_matches_keras_optimizer_exactly_with_the_seeds_epsilon():
         torch.testing.assert_close(ours.detach(), variable.value.detach().cpu(), rtol=1e-6, atol=1e-9)
 
 
+def test_keras_adam_resumed_mid_run_still_matches_keras():
+    """The step count that sets the epsilon lives on the host; a state dict with it, or one from before it (read
+    once from the device), continues exactly where Keras does."""
+    rng = np.random.default_rng(4)
+    start = rng.standard_normal((20,)).astype(np.float32)
+    gradients = [(rng.standard_normal((20,)) * 10.0 ** -rng.integers(0, 8)).astype(np.float32) for _ in range(6)]
+    variable = keras.Variable(start)
+    keras_adam = keras.optimizers.Adam(learning_rate=1e-3, beta_1=0.05)
+    for gradient in gradients:
+        keras_adam.apply([torch.from_numpy(gradient)], [variable])
+    for legacy in (False, True):
+        ours = torch.nn.Parameter(torch.from_numpy(start.copy()))
+        adam = KerasAdam([ours], lr=1e-3, beta1=0.05, eps=1e-7)
+        for gradient in gradients[:3]:
+            ours.grad = torch.from_numpy(gradient)
+            adam.step()
+        saved = adam.state_dict()
+        assert saved["param_groups"][0]["steps_taken"] == 3
+        if legacy:
+            del saved["param_groups"][0]["steps_taken"]
+        resumed = KerasAdam([ours], lr=1e-3, beta1=0.05, eps=1e-7)
+        resumed.load_state_dict(saved)
+        for gradient in gradients[3:]:
+            ours.grad = torch.from_numpy(gradient)
+            resumed.step()
+        torch.testing.assert_close(ours.detach(), variable.value.detach().cpu(), rtol=1e-5, atol=1e-8)  # float32 rounding over 6 steps
+
+
 def test_keras_adam_differs_from_torch_adam_as_documented():
     """Keras' epsilon is torch.optim.Adam's epsilon scaled by sqrt(1 - beta2^t): with tiny gradients they differ."""
     g = torch.full((3,), 1e-7)

@@ -27,10 +27,19 @@ class KerasAdam(torch.optim.Adam):
             with_grad = [p for p in group["params"] if p.grad is not None]
             if not with_grad:
                 continue
-            state = self.state[with_grad[0]]
-            t = int(state["step"].item()) + 1 if "step" in state else 1
+            t = self._steps_taken(group, with_grad[0]) + 1
             group["eps"] = group["keras_eps"] / math.sqrt(1 - group["betas"][1] ** t)
+            group["steps_taken"] = t  # a plain number in the group, saved and restored with the optimizer's state
         return super().step(closure)
+
+    def _steps_taken(self, group: dict, param: torch.Tensor) -> int:
+        """The group's step count, read from the device only when it is not known on the host: at the first step
+        of a checkpoint from before this counter, and under fp16 loss scaling, whose fused kernel does not count
+        a step it skips. Elsewhere reading it would stall the host on the GPU three times an iteration."""
+        if "steps_taken" in group and getattr(self, "found_inf", None) is None:
+            return group["steps_taken"]
+        state = self.state[param]
+        return int(state["step"].item()) if "step" in state else 0
 
 
 def linear_decay(step: int, iterations: int, fraction: float) -> float:
