@@ -29,25 +29,33 @@ SIDES = {
 
 # --- workers -------------------------------------------------------------------------------------------
 
-def _ganforge_iteration(batch: int, resolution: int, fused: bool):
+def _ganforge_iteration(batch: int, resolution: int, fused: bool, device: str = "cpu", amp: str = "off", compiled: bool = False):
+    """One seed iteration as a function. fused: ganforge as it trains (phase-decomposed upsampling convolutions,
+    channels-last); otherwise the layers as written in PyTorch's default layout, a plain eager port."""
     import torch
 
     from ganforge.config import load_config
-    from ganforge.train.loop import build_gan
+    from ganforge.train.loop import _compile, autocast_dtype, build_gan
     from ganforge.train.procedure import seed_iteration
 
-    config = load_config("seed", overrides={"model.resolution": resolution, "train.batch_size": batch})
-    gan = build_gan(config, torch.device("cpu"))
-    real = torch.rand(batch, 3, resolution, resolution) * 2 - 1
+    device = torch.device(device)
+    config = load_config("seed", overrides={"model.resolution": resolution, "train.batch_size": batch, "train.amp": amp})
+    gan = build_gan(config, device)
+    real = torch.rand(batch, 3, resolution, resolution, device=device) * 2 - 1
     if fused:
         real = real.contiguous(memory_format=torch.channels_last)
-    else:  # the layers as written, in PyTorch's default layout: what phases and channels-last buy
+    else:
         gan.generator.fused_upsampling = False
         gan.generator.to(memory_format=torch.contiguous_format)
         gan.discriminator.to(memory_format=torch.contiguous_format)
+    if compiled:
+        _compile(gan)
+    dtype = autocast_dtype(amp, device)
+    z_fake, z_gen = torch.randn(batch, 100, device=device), torch.randn(batch, 100, device=device)
 
     def run():
-        stats = seed_iteration(gan, real, torch.randn(batch, 100), torch.randn(batch, 100))
+        with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
+            stats = seed_iteration(gan, real, z_fake, z_gen)
         return stats["g_loss"].item()  # wait for the work, as a training loop's logging does
 
     return run
@@ -109,11 +117,10 @@ class Worker:
 
 # --- FLOPs and the machine's throughput ----------------------------------------------------------------
 
-def iteration_flops(batch: int, resolution: int, fused: bool) -> float:
-    import torch
+def iteration_flops(batch: int, resolution: int, fused: bool, device: str = "cpu") -> float:
     from torch.utils.flop_counter import FlopCounterMode
 
-    run = _ganforge_iteration(batch, resolution, fused)
+    run = _ganforge_iteration(batch, resolution, fused, device)
     with FlopCounterMode(display=False) as counter:
         run()
     return float(counter.get_total_flops())

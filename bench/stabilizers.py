@@ -13,18 +13,18 @@ from pathlib import Path
 from ganforge.config import load_config
 from ganforge.evaluate import evaluate
 from ganforge.toy2d import run_benchmark
-from ganforge.train.loop import train
+from ganforge.train.loop import resolve_device as run_device, train
 
 
-def shapes_row(preset: str, minutes: float, resolution: int, samples: int) -> str:
+def shapes_row(preset: str, minutes: float, resolution: int, samples: int, device: str = "auto") -> str:
     """Train for `minutes` of wall clock (train.max_minutes stops the run; set-up and data are not counted)."""
     settings = {"model.resolution": resolution, "train.batch_size": 32, "train.sample_every": 0, "train.diagnose_every": 0,
-                "train.log_every": 50, "train.iterations": 10**9, "train.checkpoint_every": 0, "train.max_minutes": minutes}
+                "train.log_every": 50, "train.iterations": 10**9, "train.checkpoint_every": 0, "train.max_minutes": minutes, "train.device": device}
     with tempfile.TemporaryDirectory() as folder:
         started = time.perf_counter()
         run = train(load_config(preset, overrides=settings), Path(folder) / "run", progress=False, log=lambda *_: None)
         took = (time.perf_counter() - started) / 60
-        r = evaluate(run.last_checkpoint, "shapes", ["modes"], samples, log=lambda *_: None)
+        r = evaluate(run.last_checkpoint, "shapes", ["modes"], samples, device=str(run_device(device)), log=lambda *_: None)
     return (f"| {preset} | {run.step} it in {took:.0f} min | {r['modes_covered']}/{r['num_modes']} = {r['modes_covered'] / r['num_modes']:.0%} "
             f"| {100 * r['high_quality']:.1f}% | {r['reverse_kl']:.3f} |")
 
@@ -37,14 +37,15 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=30.0, help="wall-clock training budget per preset on shapes")
     parser.add_argument("--resolution", type=int, default=64)
     parser.add_argument("--samples", type=int, default=10000)
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda (the shapes rows)")
     args = parser.parse_args()
     presets = [p.strip() for p in args.presets.split(",")]
     for preset in presets if args.seeds else []:  # --seeds 0: the shapes rows alone
         print(run_benchmark(load_config(preset), preset, ["grid", "ring"], args.seeds, args.toy_iterations, log=lambda *_: None), flush=True)
-    print(f"\nshapes at {args.resolution}x{args.resolution}, {args.minutes:g} minutes of training each, {args.samples} samples scored")
+    print(f"\nshapes at {args.resolution}x{args.resolution}, {args.minutes:g} minutes of training each on {run_device(args.device)}, {args.samples} samples scored")
     print("| preset | training | modes covered | high quality | reverse KL |\n|---|---|---|---|---|")
     for preset in presets:
-        print(shapes_row(preset, args.minutes, args.resolution, args.samples), flush=True)
+        print(shapes_row(preset, args.minutes, args.resolution, args.samples, args.device), flush=True)
 
 
 if __name__ == "__main__":
