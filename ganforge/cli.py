@@ -161,7 +161,7 @@ def cmd_summary(args) -> None:
     values = {"model.resolution": args.resolution, "model.latent_dim": args.latent_dim}
     config = load_config(args.preset, overrides={k: v for k, v in values.items() if v is not None})
     generator = build_generator(config)
-    discriminator = SeedDiscriminator(config.model.resolution)
+    discriminator = SeedDiscriminator(config.model.resolution, width=config.model.width)
     r = config.model.resolution
     print(layer_table(generator, torch.zeros(2, config.model.latent_dim)))
     print()

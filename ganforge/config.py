@@ -19,6 +19,7 @@ class ModelConfig:
     arch: str = "seed"  # network family; "seed" is the seed's DCGAN-style pair
     resolution: int = 128  # pixels per side: 32, 64, 128 (the seed's) or 256
     latent_dim: int = 100  # size of z; the seed does not say, 100 is DCGAN's
+    width: int = 64  # filters of D's first and G's last block, every other width in proportion; 64 is the seed
 
 
 @dataclass(frozen=True)

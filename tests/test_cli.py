@@ -26,6 +26,7 @@ def _run(args, capsys):
         (["train", "--config", "/no/such.toml", "--out", "OUT"], "no such config file"),
         (["generate", "--checkpoint", "/no/such/run", "--out", "OUT"], "no such checkpoint"),
         (["summary", "--resolution", "100"], "resolution 100 is not supported"),
+        (["train", "--set", "model.width=0", "--out", "OUT"], "model.width must be at least 1"),
     ],
 )
 def test_bad_input_is_one_clear_line_and_exit_code_2(tmp_path, capsys, args, message):
@@ -57,6 +58,16 @@ def test_train_then_resume_then_generate(tmp_path, capsys):
     assert code == 0 and len(list((tmp_path / "gen").glob("sample-*.png"))) == 5
     code, out, _ = _run(["generate", "--checkpoint", run, "-n", "9", "--grid", "--out", str(tmp_path / "grid")], capsys)
     assert code == 0 and (tmp_path / "grid" / "grid.png").is_file()
+
+
+def test_a_narrower_network_trains_and_its_checkpoint_generates(tmp_path, capsys):
+    """model.width is saved with the run, so generate rebuilds the same narrow G (else its weights would not fit)."""
+    run = str(tmp_path / "run")
+    code, _, _ = _run(["train", "--out", run, *TINY, "--set", "model.width=8"], capsys)
+    assert code == 0
+    code, _, err = _run(["generate", "--checkpoint", run, "-n", "2", "--out", str(tmp_path / "gen")], capsys)
+    assert code == 0, err
+    assert len(list((tmp_path / "gen").glob("sample-*.png"))) == 2
 
 
 def test_config_file_and_flags_override_the_preset(tmp_path, capsys):

@@ -25,6 +25,18 @@ def test_every_resolution_maps_noise_to_images_to_one_logit(resolution):
     assert images.abs().max() <= 1.0
 
 
+@pytest.mark.parametrize("width", [16, 64])
+def test_width_scales_every_convolution_and_64_is_the_seed(width):
+    g, d = SeedGenerator(100, 128, width), SeedDiscriminator(128, width=width)
+    convs = lambda net: [m.out_channels for m in net.modules() if isinstance(m, torch.nn.Conv2d)]  # noqa: E731
+    assert convs(g) == [4 * width, 2 * width, width, 3]  # the seed: 256, 128, 64, then RGB
+    assert convs(d) == [width, 2 * width, 4 * width, 8 * width]  # the seed: 64 .. 512
+    with torch.no_grad():
+        assert d(g.eval()(torch.randn(2, 100))).shape == (2, 1)
+    if width == 64:
+        assert count_parameters(g) == count_parameters(SeedGenerator(100, 128)) == 9_952_195
+
+
 def test_unsupported_resolution_is_refused():
     with pytest.raises(ValueError, match="resolution 48"):
         SeedGenerator(100, 48)

@@ -14,7 +14,7 @@ from torch import nn
 
 from ..errors import GanforgeError
 from ..nets.layers import KerasBatchNorm
-from ..nets.seed import D_END, G_START, G_START_CHANNELS, SeedDiscriminator, SeedGenerator
+from ..nets.seed import D_END, G_START, SEED_WIDTH, SeedDiscriminator, SeedGenerator
 
 
 def channels_last_to_first(channels: int, height: int, width: int) -> torch.Tensor:
@@ -48,7 +48,7 @@ def copy_keras_weights(keras_model, model: nn.Module) -> None:
             f"{type(model).__name__} at {model.resolution} px has {len(modules)}: not the seed's architecture"
         )
     if isinstance(model, SeedGenerator):
-        start = channels_last_to_first(G_START_CHANNELS, G_START, G_START)
+        start = channels_last_to_first(SEED_WIDTH, G_START, G_START)
         # The Dense producing the start map, and the BN over its 16384 features, are indexed by Keras' order.
         permuted_outputs = {"mapping.4", "mapping.5"}
     else:

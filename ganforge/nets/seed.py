@@ -3,7 +3,8 @@
 At 128x128 these are the seed's Keras models layer for layer (see shared/seed/NOTES.md). Other
 resolutions keep the seed's widths at the high-resolution end and add or drop blocks at the other:
 G always starts from a 16x16x64 map and its last block has 64 filters; D's first block always has 64
-filters and D always flattens an 8x8 map.
+filters and D always flattens an 8x8 map. `width` scales every 64 (and so every width) of both networks:
+64 is the seed; less is a cheaper, no longer faithful network (the demo's).
 
 Both networks are channels-first. Keras flattens and reshapes channels-last; that difference is a
 fixed permutation of one Dense layer's rows (D) or columns (G), handled by ganforge.interop.keras.
@@ -18,8 +19,8 @@ from .layers import KerasBatchNorm, MinibatchStd, keras_dense, seed_conv
 from .upsample_conv import upsample_conv
 
 SUPPORTED_RESOLUTIONS = (32, 64, 128, 256)
-G_START = 16  # G's first feature map is G_START x G_START x G_START_CHANNELS
-G_START_CHANNELS = 64
+G_START = 16  # G's first feature map is G_START x G_START x width
+SEED_WIDTH = 64
 D_END = 8  # D flattens a D_END x D_END map
 
 
@@ -28,28 +29,31 @@ def _check_resolution(resolution: int) -> None:
         raise ValueError(f"resolution {resolution} is not supported; choose one of {SUPPORTED_RESOLUTIONS}")
 
 
-def generator_widths(resolution: int) -> list[int]:
+def generator_widths(resolution: int, width: int = SEED_WIDTH) -> list[int]:
     """Filters of G's upsampling blocks: [256, 128, 64] at 128 px."""
     _check_resolution(resolution)
     n_blocks = int(math.log2(resolution // G_START))
-    return [64 * 2 ** (n_blocks - 1 - i) for i in range(n_blocks)]
+    return [width * 2 ** (n_blocks - 1 - i) for i in range(n_blocks)]
 
 
-def discriminator_widths(resolution: int) -> list[int]:
+def discriminator_widths(resolution: int, width: int = SEED_WIDTH) -> list[int]:
     """Filters of D's downsampling blocks: [64, 128, 256, 512] at 128 px."""
     _check_resolution(resolution)
     n_blocks = int(math.log2(resolution // D_END))
-    return [min(64 * 2**i, 512) for i in range(n_blocks)]
+    return [min(width * 2**i, 8 * width) for i in range(n_blocks)]
 
 
 class SeedGenerator(nn.Module):
     """z (B, latent_dim) -> images (B, 3, resolution, resolution) in [-1, 1]."""
 
-    def __init__(self, latent_dim: int = 100, resolution: int = 128):
+    def __init__(self, latent_dim: int = 100, resolution: int = 128, width: int = SEED_WIDTH):
         super().__init__()
+        if width < 1:
+            raise ValueError(f"model.width must be at least 1, not {width}")
         self.latent_dim = latent_dim
         self.resolution = resolution
-        start_features = G_START_CHANNELS * G_START * G_START
+        self.start_channels = width
+        start_features = width * G_START * G_START
         self.mapping = nn.Sequential(
             keras_dense(latent_dim, 64),
             nn.LeakyReLU(0.2),
@@ -58,23 +62,23 @@ class SeedGenerator(nn.Module):
             keras_dense(512, start_features),
             KerasBatchNorm(start_features),
         )
-        self.start_norm = KerasBatchNorm(G_START_CHANNELS)
+        self.start_norm = KerasBatchNorm(width)
         blocks = []
-        in_channels = G_START_CHANNELS
-        for i, width in enumerate(generator_widths(resolution)):
-            block = [seed_conv(in_channels, width), KerasBatchNorm(width), nn.LeakyReLU(0.2)]
+        in_channels = width
+        for i, filters in enumerate(generator_widths(resolution, width)):
+            block = [seed_conv(in_channels, filters), KerasBatchNorm(filters), nn.LeakyReLU(0.2)]
             if i == 0:
-                block.append(KerasBatchNorm(width))  # the seed has a second BN in its first block only
+                block.append(KerasBatchNorm(filters))  # the seed has a second BN in its first block only
             block.append(nn.Upsample(scale_factor=2, mode="nearest"))
             blocks.append(nn.Sequential(*block))
-            in_channels = width
+            in_channels = filters
         self.blocks = nn.Sequential(*blocks)
         self.to_rgb = seed_conv(in_channels, 3)
         self.fused_upsampling = True
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         x = self.mapping(z)
-        x = x.view(-1, G_START_CHANNELS, G_START, G_START)  # (B, 64, 16, 16); Keras: (B, 16, 16, 64)
+        x = x.view(-1, self.start_channels, G_START, G_START)  # (B, 64, 16, 16); Keras: (B, 16, 16, 64)
         x = self.start_norm(x)
         if not self.fused_upsampling:  # layer by layer, as written (summary's hooks see every layer)
             return torch.tanh(self.to_rgb(self.blocks(x)))
@@ -97,17 +101,17 @@ class SeedDiscriminator(nn.Module):
     `minibatch_std`) is appended before the flatten.
     """
 
-    def __init__(self, resolution: int = 128, pack: int = 1, minibatch_std: int = 0):
+    def __init__(self, resolution: int = 128, pack: int = 1, minibatch_std: int = 0, width: int = SEED_WIDTH):
         super().__init__()
         self.resolution = resolution
         self.pack = pack
         blocks = []
         in_channels = 3 * pack
-        for width in discriminator_widths(resolution):
+        for filters in discriminator_widths(resolution, width):
             blocks.append(
-                nn.Sequential(seed_conv(in_channels, width), KerasBatchNorm(width), nn.LeakyReLU(0.2), nn.AvgPool2d(2))
+                nn.Sequential(seed_conv(in_channels, filters), KerasBatchNorm(filters), nn.LeakyReLU(0.2), nn.AvgPool2d(2))
             )
-            in_channels = width
+            in_channels = filters
         if minibatch_std:
             blocks.append(MinibatchStd(minibatch_std))
             in_channels += 1

@@ -53,7 +53,7 @@ def build_generator(config: Config) -> nn.Module:
     if config.model.arch != "seed":
         raise GanforgeError(f"unknown architecture {config.model.arch!r}; available: seed")
     try:
-        generator = SeedGenerator(config.model.latent_dim, config.model.resolution)
+        generator = SeedGenerator(config.model.latent_dim, config.model.resolution, config.model.width)
     except ValueError as exc:
         raise GanforgeError(str(exc)) from exc
     return with_spectral_norm(generator) if choose(SPECTRAL_NORM, config.remedies.spectral_norm, "remedies.spectral_norm")[1] else generator
@@ -61,7 +61,7 @@ def build_generator(config: Config) -> nn.Module:
 
 def build_discriminator(config: Config) -> nn.Module:
     r = config.remedies
-    discriminator = SeedDiscriminator(config.model.resolution, pack=r.pack, minibatch_std=r.minibatch_std)
+    discriminator = SeedDiscriminator(config.model.resolution, pack=r.pack, minibatch_std=r.minibatch_std, width=config.model.width)
     return with_spectral_norm(discriminator) if choose(SPECTRAL_NORM, r.spectral_norm, "remedies.spectral_norm")[0] else discriminator
 
 
