@@ -17,8 +17,8 @@ $(VENV)/.installed: pyproject.toml
 install: $(VENV)/.installed
 
 demo: install
-	$(PY) -m ganforge train --data shapes --preset dcgan --lr 5e-4 --resolution 32 --batch-size 64 --iterations 1300 \
-		--set train.amp=auto --set train.max_minutes=4.5 --sample-every 260 --checkpoint-every 650 --out runs/demo
+	$(PY) -m ganforge train --data shapes --preset dcgan --lr 5e-4 --resolution 32 --batch-size 64 --iterations 6000 \
+		--set model.width=16 --set optim.lr_decay=0.3 --set train.amp=auto --set train.max_minutes=4.5 --sample-every 1000 --checkpoint-every 2000 --out runs/demo
 
 test: install
 	@fc-list 2>/dev/null | grep -q NotoColorEmoji || { \
