@@ -11,7 +11,7 @@ from ganforge.train.loop import train
 from ganforge.train.procedure import seed_iteration
 
 TINY = {
-    "model.resolution": 32, "model.latent_dim": 8, "train.batch_size": 4, "train.iterations": 12,
+    "model.resolution": 32, "model.latent_dim": 8, "model.width": 16, "train.batch_size": 4, "train.iterations": 12,
     "train.log_every": 1, "train.sample_every": 0, "train.checkpoint_every": 2, "data.shapes_size": 24,
     "train.diagnose_every": 0,
 }

@@ -21,7 +21,7 @@ from ganforge.train.penalties import R1, GradientPenalty
 from ganforge.train.procedure import GAN, seed_iteration
 
 B, LATENT = 4, 8
-TINY = {"model.resolution": 32, "model.latent_dim": LATENT, "train.batch_size": B}
+TINY = {"model.resolution": 32, "model.latent_dim": LATENT, "model.width": 16, "train.batch_size": B}
 
 
 def _linear_critic(w: torch.Tensor) -> nn.Module:
@@ -187,7 +187,7 @@ def test_instance_noise_anneals_linearly_to_zero():
 # --- the procedure with remedies ------------------------------------------------------------------------
 
 def test_seed_preset_builds_the_exact_seed_iteration():
-    config = load_config("seed", overrides=TINY)
+    config = load_config("seed", overrides={**TINY, "model.width": 64})  # the seed's own widths
     built = build_gan(config, torch.device("cpu"))
     torch.manual_seed(config.train.seed)
     g, d = type(built.generator)(LATENT, 32), SeedDiscriminator(32)
