@@ -2,6 +2,7 @@
 trained for a fixed wall-clock budget on this machine, scored by mode coverage.
 
     python bench/stabilizers.py [--presets seed,dcgan,stable] [--seeds 5] [--toy-iterations 20000] [--minutes 30]
+                                [--set model.width=16 ...]   # settings laid over each preset for the shapes rows
 
 Long: about (presets x (2 x seeds x toy time + minutes)). Prints one Markdown table per benchmark.
 """
@@ -16,9 +17,9 @@ from ganforge.toy2d import run_benchmark
 from ganforge.train.loop import resolve_device as run_device, train
 
 
-def shapes_row(preset: str, minutes: float, resolution: int, samples: int, device: str = "auto") -> str:
+def shapes_row(preset: str, minutes: float, resolution: int, samples: int, device: str = "auto", extra: dict | None = None) -> str:
     """Train for `minutes` of wall clock (train.max_minutes stops the run; set-up and data are not counted)."""
-    settings = {"model.resolution": resolution, "train.batch_size": 32, "train.sample_every": 0, "train.diagnose_every": 0,
+    settings = {**(extra or {}), "model.resolution": resolution, "train.batch_size": 32, "train.sample_every": 0, "train.diagnose_every": 0,
                 "train.log_every": 50, "train.iterations": 10**9, "train.checkpoint_every": 0, "train.max_minutes": minutes, "train.device": device}
     with tempfile.TemporaryDirectory() as folder:
         started = time.perf_counter()
@@ -38,14 +39,18 @@ def main() -> None:
     parser.add_argument("--resolution", type=int, default=64)
     parser.add_argument("--samples", type=int, default=10000)
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda (the shapes rows)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a setting for the shapes rows, e.g. model.width=16")
     args = parser.parse_args()
     presets = [p.strip() for p in args.presets.split(",")]
     for preset in presets if args.seeds else []:  # --seeds 0: the shapes rows alone
         print(run_benchmark(load_config(preset), preset, ["grid", "ring"], args.seeds, args.toy_iterations, log=lambda *_: None), flush=True)
     print(f"\nshapes at {args.resolution}x{args.resolution}, {args.minutes:g} minutes of training each on {run_device(args.device)}, {args.samples} samples scored")
+    extra = dict(item.split("=", 1) for item in args.set)
+    if extra:
+        print("with " + ", ".join(args.set))
     print("| preset | training | modes covered | high quality | reverse KL |\n|---|---|---|---|---|")
     for preset in presets:
-        print(shapes_row(preset, args.minutes, args.resolution, args.samples, args.device), flush=True)
+        print(shapes_row(preset, args.minutes, args.resolution, args.samples, args.device, extra), flush=True)
 
 
 if __name__ == "__main__":

@@ -104,6 +104,7 @@ def _parser() -> argparse.ArgumentParser:
     sweep.add_argument("--space", default="goal", help="goal: lr, beta1, batch; extended: also loss, R1 gamma, EMA")
     sweep.add_argument("--out", default="runs/sweep", help="folder for sweep.db, report.md and sweep.png")
     sweep.add_argument("--seed", type=int, default=0)
+    sweep.add_argument("--jobs", type=int, default=1, help="worker processes sharing the trials, one CPU thread each")
 
     commands.add_parser("presets", help="list the presets")
     return parser
@@ -214,7 +215,7 @@ def cmd_sweep(args) -> None:
         raise GanforgeError("--trials and --iterations must be at least 1")
     out = Path(args.out)
     presets = [p.strip() for p in args.preset.split(",") if p.strip()]
-    report = run_sweep(presets, args.dataset, args.trials, args.iterations, out / "sweep.db", out, args.space, args.seed)
+    report = run_sweep(presets, args.dataset, args.trials, args.iterations, out / "sweep.db", out, args.space, args.seed, args.jobs)
     print(report.read_text())
     print(f"report: {report}")
 

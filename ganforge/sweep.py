@@ -1,7 +1,7 @@
 """`ganforge sweep`: how sensitive is a preset to its hyperparameters? A random search with Optuna on the toy2d
 benchmark, stored in SQLite (rerun the same command to add trials), and a Markdown report with PNG plots:
 each preset's success rate across the search and which hyperparameters matter most."""
-import math
+import statistics
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,32 +60,66 @@ def _objective(preset: str, dataset: str, iterations: int, space: str):
     return objective
 
 
+def _study_name(preset: str, dataset: str, space: str, iterations: int) -> str:
+    return f"{preset}-{dataset}-{space}-{iterations}"
+
+
+def _run_trials(preset: str, dataset: str, iterations: int, space: str, url: str, count: int, sampler_seed: int, threads: int) -> None:
+    """One worker: `count` more trials of the preset's study. Workers share the study through its SQLite storage.
+    threads: PyTorch's CPU threads in this worker (0: leave as is)."""
+    import torch
+
+    optuna = _optuna()
+    if threads:
+        torch.set_num_threads(threads)
+    study = optuna.load_study(study_name=_study_name(preset, dataset, space, iterations), storage=url,
+                              sampler=optuna.samplers.RandomSampler(seed=sampler_seed))
+
+    def report(study, trial):
+        a = trial.user_attrs
+        print(f"{preset} trial {trial.number}: {trial.params} -> {a['modes']} modes, {100 * a['high_quality']:.1f}% high quality"
+              f"{' (success)' if a['success'] else ''}", flush=True)
+
+    study.optimize(_objective(preset, dataset, iterations, space), n_trials=count, callbacks=[report])
+
+
 def run_sweep(presets: list[str], dataset: str, trials: int, iterations: int, storage: Path, out_dir: Path,
-              space: str = "goal", seed: int = 0, log=print) -> Path:
-    """Bring each preset's study to `trials` finished trials (resuming what the storage holds), then write the report."""
+              space: str = "goal", seed: int = 0, jobs: int = 1, log=print) -> Path:
+    """Bring each preset's study to `trials` finished trials (resuming what the storage holds), then write the report.
+    jobs > 1: that many worker processes, one CPU thread each, share the trials."""
     optuna = _optuna()
     if dataset not in SUCCESS:
         raise GanforgeError(f"unknown toy dataset {dataset!r}; choose one of: {', '.join(SUCCESS)}")
     if space not in ("goal", "extended"):
         raise GanforgeError(f"--space {space!r}: choose goal (lr, beta1, batch) or extended (also loss and remedy weights)")
+    if jobs < 1:
+        raise GanforgeError("--jobs must be at least 1")
     mixture(dataset)
     storage.parent.mkdir(parents=True, exist_ok=True)
     url = f"sqlite:///{storage.resolve()}"
     studies = {}
     for preset in presets:
         load_config(preset)  # unknown presets fail before any work
-        study = optuna.create_study(study_name=f"{preset}-{dataset}-{space}-{iterations}", storage=url, load_if_exists=True,
-                                    direction="maximize", sampler=optuna.samplers.RandomSampler(seed=seed))
+        study = optuna.create_study(study_name=_study_name(preset, dataset, space, iterations), storage=url, load_if_exists=True,
+                                    direction="maximize")
         finished = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
-        if len(finished) < trials:
-            log(f"{preset}: {len(finished)} trials stored, running {trials - len(finished)} more ({iterations} iterations each)")
+        needed = trials - len(finished)
+        if needed > 0:
+            log(f"{preset}: {len(finished)} trials stored, running {needed} more ({iterations} iterations each"
+                f"{f', {jobs} processes' if jobs > 1 else ''})")
+            # Each worker's random stream is new: seeded by the trials already stored, so a resumed search
+            # does not draw its first trials' hyperparameters again.
+            shares = [needed // jobs + (k < needed % jobs) for k in range(min(jobs, needed))]
+            runs = [(preset, dataset, iterations, space, url, share, seed * 1_000_003 + len(study.trials) * 1009 + k, 1 if jobs > 1 else 0)
+                    for k, share in enumerate(shares)]
+            if len(runs) == 1:
+                _run_trials(*runs[0])
+            else:
+                import multiprocessing
 
-            def report(study, trial, preset=preset):
-                a = trial.user_attrs
-                log(f"{preset} trial {trial.number}: {trial.params} -> {a['modes']} modes, {100 * a['high_quality']:.1f}% high quality"
-                    f"{' (success)' if a['success'] else ''}")
-
-            study.optimize(_objective(preset, dataset, iterations, space), n_trials=trials - len(finished), callbacks=[report])
+                with multiprocessing.get_context("spawn").Pool(len(runs)) as pool:
+                    pool.starmap(_run_trials, runs)
+            study = optuna.load_study(study_name=study.study_name, storage=url)
         studies[preset] = study
     return write_report(studies, dataset, out_dir)
 
@@ -114,7 +148,8 @@ def write_report(studies: dict, dataset: str, out_dir: Path) -> Path:
     lines = [f"# Hyperparameter sensitivity on toy2d {dataset}", "",
              f"Random search: lr log-uniform in [{LR_RANGE[0]:g}, {LR_RANGE[1]:g}], beta1 in {BETA1S}, batch in {BATCHES}. "
              f"Success: >= {rule.min_modes} modes and >= {100 * rule.min_quality:.0f}% high-quality samples.", "",
-             "| preset | trials | success rate | best trial (modes, high quality) | hyperparameters that matter most |", "|---|---|---|---|---|"]
+             f"| preset | trials | success rate | >= {rule.min_modes} modes | median high quality | best trial (modes, high quality) "
+             "| hyperparameters that matter most |", "|---|---|---|---|---|---|---|"]
     fig, axes = plt.subplots(1, len(studies), figsize=(5 * len(studies), 4), squeeze=False)
     for ax, (preset, study) in zip(axes[0], studies.items()):
         finished = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
@@ -124,7 +159,10 @@ def write_report(studies: dict, dataset: str, out_dir: Path) -> Path:
         matter = ", ".join(f"{name} {share:.2f}" for name, share in ranked.items()) or "too few trials"
         best_text = f"{best.user_attrs['modes']}, {100 * best.user_attrs['high_quality']:.1f}% ({best.params})" if best else "-"
         rate = f"{wins}/{len(finished)} = {wins / len(finished):.0%}" if finished else "-"
-        lines.append(f"| {preset} | {len(finished)} | {rate} | {best_text} | {matter} |")
+        covering = sum(t.user_attrs["modes"] >= rule.min_modes for t in finished)
+        covering_rate = f"{covering}/{len(finished)} = {covering / len(finished):.0%}" if finished else "-"
+        median_quality = f"{100 * statistics.median(t.user_attrs['high_quality'] for t in finished):.1f}%" if finished else "-"
+        lines.append(f"| {preset} | {len(finished)} | {rate} | {covering_rate} | {median_quality} | {best_text} | {matter} |")
         for t in finished:
             ax.scatter(t.params["lr"], t.user_attrs["modes"], c="tab:green" if t.user_attrs["success"] else "tab:red",
                        s=12 + 40 * t.user_attrs["high_quality"], alpha=0.7)

@@ -30,3 +30,16 @@ def test_sweep_errors_are_one_line(tmp_path, capsys):
     assert main(["sweep", "--dataset", "moons", "--out", str(tmp_path)]) == 2
     assert "unknown toy dataset 'moons'" in capsys.readouterr().err
     assert main(["sweep", "--preset", "nope", "--out", str(tmp_path), "--trials", "1", "--iterations", "1"]) == 2
+
+
+def test_parallel_workers_share_the_trials_and_a_resumed_search_draws_new_points(tmp_path, capsys):
+    args = ["sweep", "--preset", "seed", "--dataset", "ring", "--iterations", "5", "--out", str(tmp_path)]
+    assert main([*args, "--trials", "3", "--jobs", "2"]) == 0  # 2 processes: 2 trials + 1
+    assert main([*args, "--trials", "5"]) == 0  # one process, 2 more
+    assert "running 3 more (5 iterations each, 2 processes)" in capsys.readouterr().out
+    import optuna
+
+    study = optuna.load_study(study_name="seed-ring-goal-5", storage=f"sqlite:///{tmp_path / 'sweep.db'}")
+    finished = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    assert len(study.trials) == len(finished) == 5
+    assert len({t.params["lr"] for t in finished}) == 5  # no worker, and no resumed run, repeats another's draws
