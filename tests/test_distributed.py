@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -34,6 +35,17 @@ def _torchrun(out, iterations, extra=(), wait=True):
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout + done.stderr
     return done.stdout + done.stderr
+
+
+def _children(pid):
+    return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+def _alive(pid):
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"  # a zombie is dead
+    except FileNotFoundError:
+        return False
 
 
 def _update_gap(before_a, after_a, before_b, after_b):
@@ -87,8 +99,13 @@ def test_killed_two_process_run_resumes_to_the_same_end(tmp_path):
     while not any(p.name >= fourth for p in ckpt.list_checkpoints(tmp_path / "killed")):  # step 4 or later
         assert victim.poll() is None and time.time() < deadline, victim.stdout.read() if victim.poll() is not None else "timeout"
         time.sleep(0.02)
-    os.killpg(victim.pid, signal.SIGKILL)  # torchrun and both workers, no chance to save
+    workers = _children(victim.pid)
+    assert len(workers) == 2, workers
+    os.killpg(victim.pid, signal.SIGKILL)  # torchrun alone: its workers live in sessions of their own
     victim.wait()
+    while any(_alive(pid) for pid in workers):  # ganforge asked Linux to kill them with their launcher
+        assert time.time() < deadline, "workers outlived torchrun"
+        time.sleep(0.02)
     assert not ckpt.checkpoint_path(tmp_path / "killed", iterations).exists(), "the run ended before the kill"
     output = _torchrun(tmp_path / "killed", iterations)
     assert "resuming" in output

@@ -28,6 +28,10 @@ def checkpoint_path(run_dir: Path, step: int) -> Path:
     return checkpoint_dir(run_dir) / f"checkpoint-{step:08d}.pt"
 
 
+def checkpoint_step(path: Path) -> int:
+    return int(NAME.match(Path(path).name).group(1))
+
+
 def save_checkpoint(run_dir: Path, state: dict, keep: int) -> Path:
     """Write to a temporary file, flush it to disk, then rename: a kill at any moment leaves the last good one."""
     folder = checkpoint_dir(run_dir)

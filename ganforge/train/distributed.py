@@ -6,7 +6,10 @@ noise from the same seeded generators and takes its own slice, so a run on N pro
 images and noise a single process with the N-times batch sees; only BatchNorm's batch statistics differ
 (per process, unless SyncBatchNorm is on).
 """
+import ctypes
 import os
+import signal
+import sys
 from dataclasses import dataclass
 
 import torch
@@ -50,6 +53,14 @@ class World:
         dist.all_reduce(stacked)
         return dict(zip(values, stacked / self.size))
 
+    def first_process_value(self, value: int) -> int:
+        """The first process's `value`, on every process: one decision where each could see something else."""
+        if self.size == 1:
+            return value
+        shared = torch.tensor([value], dtype=torch.int64)
+        dist.broadcast(shared, src=0)
+        return int(shared.item())
+
     def barrier(self) -> None:
         if self.size > 1:
             dist.barrier()
@@ -60,6 +71,8 @@ def world_from_environment(device_name: str) -> World:
     size = int(os.environ.get("WORLD_SIZE", "1"))
     if size == 1:
         return World()
+    if "TORCHELASTIC_RUN_ID" in os.environ:
+        _die_with_the_launcher()
     if not dist.is_initialized():
         cuda = device_name != "cpu" and torch.cuda.is_available()
         dist.init_process_group("nccl" if cuda else "gloo")
@@ -96,3 +109,13 @@ def synchronize_batch_norm(module: nn.Module) -> nn.Module:
         if type(layer) is KerasBatchNorm:
             layer.__class__ = SyncKerasBatchNorm  # same parameters and buffers, global statistics
     return module
+
+
+def _die_with_the_launcher() -> None:
+    """torchrun starts each worker in a session of its own, so a torchrun killed outright (kill -9, the OOM
+    killer) leaves its workers training on as orphans, writing checkpoints into the folder a rerun resumes from.
+    Linux can kill a process when its parent dies: ask it to, as a crash would, with no chance to save."""
+    if sys.platform != "linux":
+        return
+    pr_set_pdeathsig = 1  # from <linux/prctl.h>
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)

@@ -297,15 +297,19 @@ def train(config: Config, run_dir: str | Path, *, progress: bool = True, log=pri
     noise = torch.Generator().manual_seed(t.seed)
     step = 0
     found = ckpt.list_checkpoints(run_dir)
-    if found:
-        state = ckpt.load_checkpoint(found[-1])
+    # Every process resumes from the checkpoint the first one found (a lagging shared file system could show
+    # the others another list, or none).
+    resume_step = world.first_process_value(ckpt.checkpoint_step(found[-1]) if found else -1)
+    resume_from = ckpt.checkpoint_path(run_dir, resume_step) if resume_step >= 0 else None
+    if resume_from:
+        state = ckpt.load_checkpoint(resume_from)
         saved, current = state["config"], config.to_dict()
         if state.get("imported"):  # an imported Keras model fixes the networks only; the rest is this run's
             saved, current = {"model": saved["model"]}, {"model": current["model"]}
         _check_same_experiment(saved, current, run_dir)
         step = _restore(gan, noise, state)
-        log(f"resuming {run_dir} from step {step} ({found[-1].name})")
-    world.barrier()  # every process has looked for checkpoints before the first writes one
+        log(f"resuming {run_dir} from step {step} ({resume_from.name})")
+    world.barrier()  # every process has read its checkpoint before the first writes (and prunes) any
     _distribute(gan, world, config.train.sync_bn, device)
     if t.compile:
         _compile(gan)
@@ -334,7 +338,7 @@ def train(config: Config, run_dir: str | Path, *, progress: bool = True, log=pri
     amp_dtype = autocast_dtype(t.amp, device)
     tensorboard = _TensorBoard(run_dir / "tensorboard", enabled=world.is_main)
     live_checks = _LiveChecks(config, images, device, run_dir) if t.diagnose_every and world.is_main else None
-    last_checkpoint = found[-1] if found else save()  # a fresh run starts with a step-0 checkpoint to roll back to
+    last_checkpoint = resume_from or save()  # a fresh run starts with a step-0 checkpoint to roll back to
     rollbacks = 0
     grid = None
     bar = tqdm(total=t.iterations, initial=step, disable=not progress, unit="it", dynamic_ncols=True, file=sys.stderr,
