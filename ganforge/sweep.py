@@ -1,9 +1,12 @@
 """`ganforge sweep`: how sensitive is a preset to its hyperparameters? A random search with Optuna on the toy2d
 benchmark, stored in SQLite (rerun the same command to add trials), and a Markdown report with PNG plots:
 each preset's success rate across the search and which hyperparameters matter most."""
+import itertools
 import statistics
 from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 from .config import load_config
 from .errors import GanforgeError
@@ -34,11 +37,16 @@ def _optuna():
     return optuna
 
 
-def _objective(preset: str, dataset: str, iterations: int, space: str):
+def _objective(preset: str, dataset: str, iterations: int, space: str, stream_seed: int):
+    """Trials drawn from one worker's stream. Each trial's training seed comes from the same stream (not from
+    the trial's number, which parallel workers take in whatever order they finish), so a rerun pairs each
+    point with the same seed."""
     base = load_config(preset)
     success = SUCCESS[dataset]
+    drawn = itertools.count()
 
     def objective(trial) -> float:
+        training_seed = int(np.random.SeedSequence([stream_seed, next(drawn)]).generate_state(1)[0])
         lr = trial.suggest_float("lr", *LR_RANGE, log=True)
         beta1 = trial.suggest_categorical("beta1", BETA1S)
         batch = trial.suggest_categorical("batch", BATCHES)
@@ -48,7 +56,8 @@ def _objective(preset: str, dataset: str, iterations: int, space: str):
             changes["remedies.r1_gamma"] = trial.suggest_float("r1_gamma", 1e-3, 10.0, log=True)
             changes["remedies.ema_half_life"] = trial.suggest_categorical("ema_half_life", [0.0, 1e3, 1e4, 1e5])
         config = base.merged(changes, "sweep") if changes else base
-        result = train_one(config, dataset, seed=trial.number, iterations=iterations, lr=lr, beta1=beta1, batch=batch)
+        result = train_one(config, dataset, seed=training_seed, iterations=iterations, lr=lr, beta1=beta1, batch=batch)
+        trial.set_user_attr("training_seed", training_seed)
         ok = result.modes_covered >= success.min_modes and result.high_quality >= success.min_quality
         trial.set_user_attr("modes", result.modes_covered)
         trial.set_user_attr("high_quality", result.high_quality)
@@ -80,7 +89,7 @@ def _run_trials(preset: str, dataset: str, iterations: int, space: str, url: str
         print(f"{preset} trial {trial.number}: {trial.params} -> {a['modes']} modes, {100 * a['high_quality']:.1f}% high quality"
               f"{' (success)' if a['success'] else ''}", flush=True)
 
-    study.optimize(_objective(preset, dataset, iterations, space), n_trials=count, callbacks=[report])
+    study.optimize(_objective(preset, dataset, iterations, space, sampler_seed), n_trials=count, callbacks=[report])
 
 
 def run_sweep(presets: list[str], dataset: str, trials: int, iterations: int, storage: Path, out_dir: Path,

@@ -43,3 +43,8 @@ def test_parallel_workers_share_the_trials_and_a_resumed_search_draws_new_points
     finished = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     assert len(study.trials) == len(finished) == 5
     assert len({t.params["lr"] for t in finished}) == 5  # no worker, and no resumed run, repeats another's draws
+    # A rerun pairs each drawn point with the same training seed, whichever worker finishes first.
+    assert main([*args[:-1], str(tmp_path / "again"), "--trials", "3", "--jobs", "2"]) == 0
+    again = optuna.load_study(study_name="seed-ring-goal-5", storage=f"sqlite:///{tmp_path / 'again' / 'sweep.db'}")
+    pairs = lambda trials: {(t.params["lr"], t.user_attrs["training_seed"]) for t in trials}  # noqa: E731
+    assert pairs(again.trials) == pairs(finished[:3]) and len({seed for _, seed in pairs(finished)}) == 5
