@@ -2,7 +2,8 @@
 trained for a fixed wall-clock budget on this machine, scored by mode coverage.
 
     python bench/stabilizers.py [--presets seed,dcgan,stable] [--seeds 5] [--toy-iterations 20000] [--minutes 30]
-                                [--set model.width=16 ...]   # settings laid over each preset for the shapes rows
+                                [--set model.width=16 ...]   # settings laid over each preset (and the bench's own)
+                                                             # for the shapes rows
 
 Long: about (presets x (2 x seeds x toy time + minutes)). Prints one Markdown table per benchmark.
 """
@@ -18,9 +19,11 @@ from ganforge.train.loop import resolve_device as run_device, train
 
 
 def shapes_row(preset: str, minutes: float, resolution: int, samples: int, device: str = "auto", extra: dict | None = None) -> str:
-    """Train for `minutes` of wall clock (train.max_minutes stops the run; set-up and data are not counted)."""
-    settings = {**(extra or {}), "model.resolution": resolution, "train.batch_size": 32, "train.sample_every": 0, "train.diagnose_every": 0,
-                "train.log_every": 50, "train.iterations": 10**9, "train.checkpoint_every": 0, "train.max_minutes": minutes, "train.device": device}
+    """Train for `minutes` of wall clock (train.max_minutes stops the run; set-up and data are not counted).
+    `extra` comes last: e.g. train.iterations=N with optim.lr_decay, a schedule that ends within the minutes."""
+    settings = {"model.resolution": resolution, "train.batch_size": 32, "train.sample_every": 0, "train.diagnose_every": 0,
+                "train.log_every": 50, "train.iterations": 10**9, "train.checkpoint_every": 0, "train.max_minutes": minutes,
+                "train.device": device, **(extra or {})}
     with tempfile.TemporaryDirectory() as folder:
         started = time.perf_counter()
         run = train(load_config(preset, overrides=settings), Path(folder) / "run", progress=False, log=lambda *_: None)
