@@ -69,6 +69,7 @@ class RemedyConfig:
     """The known remedies for instability and mode collapse; each default leaves the seed's GAN unchanged."""
 
     spectral_norm: str = "none"  # none, d, or both (D and G): Miyato et al. 2018
+    g_batch_norm: bool = True  # false: G without BatchNorm, each sample a function of its own z alone
     r1_gamma: float = 0.0  # R1 penalty gamma/2 * |grad_x D(x)|^2 on real data (Mescheder et al. 2018); 0 = off
     r1_interval: int = 16  # lazy R1: every N-th D step, weighted by N (Karras et al. 2020)
     gp_weight: float = 0.0  # WGAN-GP (|grad D(x_hat)| - 1)^2 on real/fake interpolates (Gulrajani et al. 2017); 0 = off

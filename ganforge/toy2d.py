@@ -4,7 +4,8 @@ ring: 8 Gaussians, means (cos 2 pi i / 8, sin 2 pi i / 8), std 0.01. grid: 25 Ga
 {-4, -2, 0, 2, 4}^2, std 0.05. 2,500 samples are each assigned to the nearest mean; a sample is high
 quality within 3 standard deviations of it; a mode is covered by at least one high-quality sample;
 reverse KL over the modes as in ganforge.metrics.modes. Networks, Adam(1e-4, beta1 0.8) and batch 100
-are PacGAN's; the iteration and the loss come from the chosen preset.
+are PacGAN's; the iteration, the loss and the remedies come from the chosen preset, and so does the ratio
+of D's learning rate to G's (two time-scale updates): G learns at PacGAN's rate, D at that times the ratio.
 """
 import math
 import time
@@ -18,8 +19,9 @@ from .metrics.modes import ModeCoverage, mode_coverage
 from .errors import GanforgeError
 from .nets.layers import with_spectral_norm
 from .nets.toy import ToyDiscriminator, ToyGenerator
-from .train.loop import PROCEDURES, SPECTRAL_NORM, choose, assemble_gan
+from .train.loop import PROCEDURES, SPECTRAL_NORM, assemble_gan, choose, generator_remedies
 from .train.optim import linear_decay, set_learning_rate
+from .train.procedure import GAN
 
 EVAL_SAMPLES = 2500
 BATCH = 100
@@ -63,27 +65,34 @@ def train_one(config: Config, dataset: str, seed: int, iterations: int, lr: floa
     data = mixture(dataset)
     torch.manual_seed(seed)
     config = config.merged({"train.batch_size": batch}, "toy2d")
-    gan = assemble_gan(config, *toy_networks(config), lr_g=lr, lr_d=lr, beta1=beta1)
+    gan = toy_gan(config, lr, beta1)
     iteration = PROCEDURES[config.train.procedure]
+    rates = [(optimizer, optimizer.param_groups[0]["lr"]) for optimizer in (gan.opt_g, gan.opt_d)]
     rng = torch.Generator().manual_seed(seed)
     d_batch = batch * gan.d_steps
     for step in range(iterations):
-        for optimizer in (gan.opt_g, gan.opt_d):
-            set_learning_rate(optimizer, lr * linear_decay(step, iterations, config.optim.lr_decay))
+        for optimizer, rate in rates:
+            set_learning_rate(optimizer, rate * linear_decay(step, iterations, config.optim.lr_decay))
         iteration(gan, data.sample(d_batch, rng), torch.randn(d_batch, 2, generator=rng), torch.randn(batch, 2, generator=rng), step)
     with torch.no_grad():
         points = gan.ema.module.eval()(torch.randn(EVAL_SAMPLES, 2, generator=rng)).numpy()
     return score(points, data)
 
 
+def toy_gan(config: Config, lr: float, beta1: float) -> GAN:
+    """G learns at `lr`, D at lr times the preset's lr_d / lr_g (its two time-scale ratio)."""
+    return assemble_gan(config, *toy_networks(config), lr_g=lr, lr_d=lr * config.optim.lr_d / config.optim.lr_g, beta1=beta1)
+
+
 def toy_networks(config: Config) -> tuple[ToyGenerator, ToyDiscriminator]:
-    """PacGAN's networks with the preset's network remedies: packing and spectral norm (no minibatch std: no feature maps)."""
+    """PacGAN's networks with the preset's network remedies: packing, G without BatchNorm, spectral norm (no
+    minibatch std: no feature maps)."""
     r = config.remedies
     if r.minibatch_std:
         raise GanforgeError("remedies.minibatch_std needs an image discriminator; toy2d's D is an MLP")
-    on_d, on_g = choose(SPECTRAL_NORM, r.spectral_norm, "remedies.spectral_norm")
-    generator, discriminator = ToyGenerator(), ToyDiscriminator(pack=r.pack)
-    return (with_spectral_norm(generator) if on_g else generator), (with_spectral_norm(discriminator) if on_d else discriminator)
+    on_d = choose(SPECTRAL_NORM, r.spectral_norm, "remedies.spectral_norm")[0]
+    generator, discriminator = generator_remedies(ToyGenerator(), config), ToyDiscriminator(pack=r.pack)
+    return generator, (with_spectral_norm(discriminator) if on_d else discriminator)
 
 
 def real_floor(dataset: str, seed: int = 0) -> ModeCoverage:

@@ -9,7 +9,7 @@ from torch import nn
 from ganforge.config import load_config
 from ganforge.errors import GanforgeError
 from ganforge.nets import SeedDiscriminator
-from ganforge.nets.layers import MinibatchStd, with_spectral_norm
+from ganforge.nets.layers import KerasBatchNorm, MinibatchStd, with_spectral_norm
 from ganforge.nets.toy import ToyDiscriminator
 from ganforge.train import checkpoint as ckpt
 from ganforge.train.augment import DInput, _colour, _cutout, _translation
@@ -113,6 +113,21 @@ def test_packed_discriminator_judges_consecutive_samples_together():
     torch.testing.assert_close(d(x), d.classifier(d.blocks(together)))
     toy = ToyDiscriminator(pack=4)
     assert toy(torch.randn(100, 2)).shape == (25, 1)
+
+
+def test_g_without_batch_norm_makes_each_sample_a_function_of_its_own_z():
+    from ganforge.toy2d import toy_networks
+
+    torch.manual_seed(0)
+    z_image, z_toy = torch.randn(6, LATENT), torch.randn(6, 2)
+    for g_batch_norm in (True, False):
+        image_g = build_gan(load_config("seed", overrides={**TINY, "remedies.g_batch_norm": g_batch_norm}), torch.device("cpu")).generator
+        toy_g = toy_networks(load_config("stable", overrides={"remedies.g_batch_norm": g_batch_norm}))[0]
+        for g, z in ((image_g, z_image), (toy_g, z_toy)):
+            norms = [m for m in g.modules() if isinstance(m, (KerasBatchNorm, nn.BatchNorm1d))]
+            g.train()  # batch statistics: with BN, a sample's output depends on the rest of its batch
+            alone_equals_in_batch = torch.allclose(g(z)[:3], g(z[:3]), atol=1e-6)
+            assert (len(norms) > 0, alone_equals_in_batch) == (g_batch_norm, not g_batch_norm)
 
 
 # --- EMA ----------------------------------------------------------------------------------------------
@@ -224,6 +239,7 @@ ALL_REMEDIES = {
     "train.loss": "hinge", "remedies.spectral_norm": "both", "remedies.r1_gamma": 1.0, "remedies.r1_interval": 3,
     "remedies.ema_half_life": 20.0, "remedies.instance_noise": 0.1, "remedies.instance_noise_anneal": 5,
     "remedies.diffaugment": "color,translation,cutout", "remedies.minibatch_std": 2, "remedies.pack": 2, "remedies.d_steps": 2,
+    "remedies.g_batch_norm": False,
 }
 
 

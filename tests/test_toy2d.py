@@ -7,7 +7,7 @@ import torch
 
 from ganforge.config import load_config
 from ganforge.nets.toy import Maxout, ToyDiscriminator, ToyGenerator
-from ganforge.toy2d import mixture, real_floor, score, train_one
+from ganforge.toy2d import LR, mixture, real_floor, score, toy_gan, train_one
 
 
 def test_mixtures_have_pacgans_means_and_spreads():
@@ -51,3 +51,9 @@ def test_a_short_run_is_deterministic_and_learns_something():
     assert first == again
     untrained = train_one(config, "ring", seed=0, iterations=0)
     assert first.reverse_kl < untrained.reverse_kl or first.high_quality > untrained.high_quality
+
+
+def test_d_learns_at_the_presets_ratio_to_gs_rate():
+    gan = toy_gan(load_config("stable", overrides={"optim.lr_g": 2e-4, "optim.lr_d": 8e-4}), LR, beta1=0.8)
+    assert gan.opt_g.param_groups[0]["lr"] == LR and gan.opt_d.param_groups[0]["lr"] == pytest.approx(4 * LR)
+    assert gan.opt_d.param_groups[0]["betas"][0] == 0.8

@@ -76,6 +76,17 @@ class MinibatchStd(nn.Module):
         return f"group_size={self.group_size}"
 
 
+def without_batch_norm(module: nn.Module) -> nn.Module:
+    """Every BatchNorm layer replaced by the identity, in place: each sample's output then depends on its own
+    input alone. In G, batch statistics tie a batch's samples together, which blurs modes narrower than
+    that coupling (measured on toy2d's grid: see the README's remedies table)."""
+    for parent in list(module.modules()):
+        for name, child in parent.named_children():
+            if isinstance(child, (KerasBatchNorm, nn.modules.batchnorm._BatchNorm)):
+                setattr(parent, name, nn.Identity())
+    return module
+
+
 def with_spectral_norm(module: nn.Module) -> nn.Module:
     """Every convolution and linear layer's weight divided by its largest singular value, estimated by one
     power iteration per training forward pass (Miyato et al. 2018)."""

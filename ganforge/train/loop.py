@@ -17,7 +17,7 @@ from ..data import load_images
 from ..data.sampler import EpochSampler, to_training_tensor
 from ..errors import GanforgeError
 from ..nets import SeedDiscriminator, SeedGenerator
-from ..nets.layers import with_spectral_norm
+from ..nets.layers import with_spectral_norm, without_batch_norm
 from ..viz import plot_losses, save_grid
 from . import checkpoint as ckpt
 from .diagnosis import TrainingMonitor, all_finite, diversity
@@ -56,6 +56,13 @@ def build_generator(config: Config) -> nn.Module:
         generator = SeedGenerator(config.model.latent_dim, config.model.resolution, config.model.width)
     except ValueError as exc:
         raise GanforgeError(str(exc)) from exc
+    return generator_remedies(generator, config)
+
+
+def generator_remedies(generator: nn.Module, config: Config) -> nn.Module:
+    """The remedies that change G itself: BatchNorm dropped, spectral norm."""
+    if not config.remedies.g_batch_norm:
+        generator = without_batch_norm(generator)
     return with_spectral_norm(generator) if choose(SPECTRAL_NORM, config.remedies.spectral_norm, "remedies.spectral_norm")[1] else generator
 
 
