@@ -1,7 +1,7 @@
 """Issue 4's goals, side by side for the presets: toy2d grid and ring (mean over seeds), and `shapes` at 64x64
 trained for a fixed wall-clock budget on this machine, scored by mode coverage.
 
-    python bench/stabilizers.py [--presets seed,dcgan,stable] [--seeds 5] [--toy-iterations 20000] [--minutes 30]
+    python bench/stabilizers.py [--presets seed,dcgan,stable] [--seeds 5] [--toy-iterations 20000] [--jobs 2] [--minutes 30]
                                 [--set model.width=16 ...]   # settings laid over each preset (and the bench's own)
                                                              # for the shapes rows
 
@@ -38,6 +38,7 @@ def main() -> None:
     parser.add_argument("--presets", default="seed,dcgan,stable")
     parser.add_argument("--seeds", type=int, default=5, help="toy2d seeds per dataset; 0 skips toy2d")
     parser.add_argument("--toy-iterations", type=int, default=20000)
+    parser.add_argument("--jobs", type=int, default=1, help="toy2d runs at once, one CPU thread each")
     parser.add_argument("--minutes", type=float, default=30.0, help="wall-clock training budget per preset on shapes")
     parser.add_argument("--resolution", type=int, default=64)
     parser.add_argument("--samples", type=int, default=10000)
@@ -46,7 +47,7 @@ def main() -> None:
     args = parser.parse_args()
     presets = [p.strip() for p in args.presets.split(",")]
     for preset in presets if args.seeds else []:  # --seeds 0: the shapes rows alone
-        print(run_benchmark(load_config(preset), preset, ["grid", "ring"], args.seeds, args.toy_iterations, log=lambda *_: None), flush=True)
+        print(run_benchmark(load_config(preset), preset, ["grid", "ring"], args.seeds, args.toy_iterations, log=lambda *_: None, jobs=args.jobs), flush=True)
     print(f"\nshapes at {args.resolution}x{args.resolution}, {args.minutes:g} minutes of training each on {run_device(args.device)}, {args.samples} samples scored")
     extra = dict(item.split("=", 1) for item in args.set)
     if extra:

@@ -95,6 +95,7 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--preset", default="seed")
     bench.add_argument("--seeds", type=int, default=5)
     bench.add_argument("--iterations", type=int, default=10000)
+    bench.add_argument("--jobs", type=int, default=1, help="worker processes sharing the runs, one CPU thread each")
 
     sweep = commands.add_parser("sweep", help="hyperparameter sensitivity: a random search on toy2d, with a report")
     sweep.add_argument("--preset", default="seed", help="one preset or several, comma-separated (e.g. seed,stable)")
@@ -205,7 +206,7 @@ def cmd_bench(args) -> None:
         raise GanforgeError(f"--dataset must be ring, grid or both, not {args.dataset!r}")
     if args.seeds < 1 or args.iterations < 1:
         raise GanforgeError("--seeds and --iterations must be at least 1")
-    print(run_benchmark(load_config(args.preset), args.preset, datasets, args.seeds, args.iterations))
+    print(run_benchmark(load_config(args.preset), args.preset, datasets, args.seeds, args.iterations, jobs=args.jobs))
 
 
 def cmd_sweep(args) -> None:

@@ -7,7 +7,9 @@ reverse KL over the modes as in ganforge.metrics.modes. Networks, Adam(1e-4, bet
 are PacGAN's; the iteration, the loss and the remedies come from the chosen preset, and so does the ratio
 of D's learning rate to G's (two time-scale updates): G learns at PacGAN's rate, D at that times the ratio.
 """
+import contextlib
 import math
+import multiprocessing
 import time
 from dataclasses import dataclass
 
@@ -100,17 +102,30 @@ def real_floor(dataset: str, seed: int = 0) -> ModeCoverage:
     return score(data.sample(EVAL_SAMPLES, torch.Generator().manual_seed(seed)).numpy(), data)
 
 
-def run_benchmark(config: Config, preset: str, datasets: list[str], seeds: int, iterations: int, log=print) -> str:
+def _timed_run(run: tuple[Config, str, int, int, int]) -> tuple[ModeCoverage, float]:
+    config, dataset, seed, iterations, threads = run
+    if threads:
+        torch.set_num_threads(threads)
+    started = time.perf_counter()
+    return train_one(config, dataset, seed, iterations), time.perf_counter() - started
+
+
+def run_benchmark(config: Config, preset: str, datasets: list[str], seeds: int, iterations: int, log=print, jobs: int = 1) -> str:
+    """Each dataset's seeds 0..seeds-1, in `jobs` worker processes of one CPU thread each when jobs > 1
+    (every run is seeded by itself, so which worker takes it does not matter)."""
+    if jobs < 1:
+        raise GanforgeError("--jobs must be at least 1")
+    runs = [(config, dataset, seed, iterations, 1 if jobs > 1 else 0) for dataset in datasets for seed in range(seeds)]
+    results = {dataset: [] for dataset in datasets}
+    with multiprocessing.get_context("spawn").Pool(min(jobs, len(runs))) if jobs > 1 else contextlib.nullcontext() as pool:
+        outcomes = pool.imap(_timed_run, runs) if pool else map(_timed_run, runs)  # in order, as they finish
+        for (_, dataset, seed, _, _), (result, seconds) in zip(runs, outcomes):
+            log(f"{dataset} seed {seed}: {result.modes_covered}/{result.num_modes} modes, {100 * result.high_quality:.1f}% high quality, "
+                f"reverse KL {result.reverse_kl:.3f} ({seconds:.0f} s)")
+            results[dataset].append(result)
     rows = []
     for dataset in datasets:
-        results = []
-        for seed in range(seeds):
-            started = time.perf_counter()
-            result = train_one(config, dataset, seed, iterations)
-            log(f"{dataset} seed {seed}: {result.modes_covered}/{result.num_modes} modes, {100 * result.high_quality:.1f}% high quality, "
-                f"reverse KL {result.reverse_kl:.3f} ({time.perf_counter() - started:.0f} s)")
-            results.append(result)
-        rows.append(_row(f"ganforge {preset} ({iterations:,} it)", dataset, results))
+        rows.append(_row(f"ganforge {preset} ({iterations:,} it)", dataset, results[dataset]))
         for name, (modes, quality, kl) in PUBLISHED[dataset].items():
             rows.append(f"| {dataset} | {name} (PacGAN Table 1, 400k it) | {modes} | {quality}% | {kl} |")
         floor = real_floor(dataset)

@@ -57,3 +57,19 @@ def test_d_learns_at_the_presets_ratio_to_gs_rate():
     gan = toy_gan(load_config("stable", overrides={"optim.lr_g": 2e-4, "optim.lr_d": 8e-4}), LR, beta1=0.8)
     assert gan.opt_g.param_groups[0]["lr"] == LR and gan.opt_d.param_groups[0]["lr"] == pytest.approx(4 * LR)
     assert gan.opt_d.param_groups[0]["betas"][0] == 0.8
+
+
+def test_two_worker_processes_give_the_same_table_as_one():
+    from ganforge.toy2d import run_benchmark
+
+    config = load_config("stable")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the workers' one thread each: same kernels, same numbers
+    try:
+        alone = run_benchmark(config, "stable", ["ring", "grid"], seeds=2, iterations=40, log=lambda *_: None)
+    finally:
+        torch.set_num_threads(threads)
+    lines = []
+    shared = run_benchmark(config, "stable", ["ring", "grid"], seeds=2, iterations=40, log=lines.append, jobs=2)
+    assert shared == alone
+    assert [line.split(":")[0] for line in lines] == ["ring seed 0", "ring seed 1", "grid seed 0", "grid seed 1"]
