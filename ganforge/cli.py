@@ -206,7 +206,7 @@ def cmd_bench(args) -> None:
         raise GanforgeError(f"--dataset must be ring, grid or both, not {args.dataset!r}")
     if args.seeds < 1 or args.iterations < 1:
         raise GanforgeError("--seeds and --iterations must be at least 1")
-    print(run_benchmark(load_config(args.preset), args.preset, datasets, args.seeds, args.iterations, jobs=args.jobs))
+    print(run_benchmark(load_config(args.preset, toy2d=True), args.preset, datasets, args.seeds, args.iterations, jobs=args.jobs))
 
 
 def cmd_sweep(args) -> None:

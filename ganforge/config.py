@@ -185,12 +185,16 @@ def preset_names() -> list[str]:
     return list(preset_table())
 
 
-def load_config(preset: str = "seed", config_file: str | Path | None = None, overrides: dict | None = None) -> Config:
+def load_config(preset: str = "seed", config_file: str | Path | None = None, overrides: dict | None = None,
+                toy2d: bool = False) -> Config:
+    """toy2d: also lay the preset's `[PRESET.toy2d]` table over it, its settings for PacGAN's 2-D MLPs."""
     table = preset_table()
     if preset not in table:
         raise GanforgeError(f"unknown preset {preset!r}; choose one of: {', '.join(table)}")
-    settings = {k: v for k, v in table[preset].items() if k != "about"}
+    settings = {k: v for k, v in table[preset].items() if k not in ("about", "toy2d")}
     config = Config().merged(settings, f"preset {preset!r}")
+    if toy2d:
+        config = config.merged(table[preset].get("toy2d", {}), f"preset {preset!r}, toy2d")
     if config_file is not None:
         config = config.merged(read_config_file(config_file), str(config_file))
     if overrides:

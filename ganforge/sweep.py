@@ -41,7 +41,7 @@ def _objective(preset: str, dataset: str, iterations: int, space: str, stream_se
     """Trials drawn from one worker's stream. Each trial's training seed comes from the same stream (not from
     the trial's number, which parallel workers take in whatever order they finish), so a rerun pairs each
     point with the same seed."""
-    base = load_config(preset)
+    base = load_config(preset, toy2d=True)
     success = SUCCESS[dataset]
     drawn = itertools.count()
 

@@ -73,3 +73,11 @@ def test_two_worker_processes_give_the_same_table_as_one():
     shared = run_benchmark(config, "stable", ["ring", "grid"], seeds=2, iterations=40, log=lines.append, jobs=2)
     assert shared == alone
     assert [line.split(":")[0] for line in lines] == ["ring seed 0", "ring seed 1", "grid seed 0", "grid seed 1"]
+
+
+def test_a_presets_toy2d_table_applies_on_toy2d_alone():
+    images, toy = load_config("stable"), load_config("stable", toy2d=True)
+    assert images.remedies.g_batch_norm and images.optim.lr_d == images.optim.lr_g
+    assert not toy.remedies.g_batch_norm and toy.optim.lr_d == 8 * toy.optim.lr_g
+    assert toy.remedies.r1_gamma == images.remedies.r1_gamma and toy.train.loss == images.train.loss  # the rest is the preset's
+    assert load_config("seed", toy2d=True) == load_config("seed")
