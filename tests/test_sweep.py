@@ -23,6 +23,11 @@ def test_sweep_resumes_from_storage_and_reports_each_preset(tmp_path, capsys):
             assert trial.params["beta1"] in (0.0, 0.05, 0.5, 0.9) and trial.user_attrs["success"] is False  # 20 iterations learn nothing
     report = (tmp_path / "report.md").read_text()
     assert "| seed | 3 | 0/3 = 0% |" in report and "| dcgan | 3 | 0/3 = 0% |" in report
+    assert "20 training iterations per trial" in report
+    seed_rows = report.split("## seed: every trial, by learning rate")[1].split("##")[0].strip().splitlines()[2:]
+    assert len(seed_rows) == 3 and all(row.endswith("| no |") for row in seed_rows)
+    rates = [float(row.split("|")[1]) for row in seed_rows]
+    assert rates == sorted(rates)
     assert (tmp_path / "sweep.png").stat().st_size > 1000
 
 
