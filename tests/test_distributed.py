@@ -118,6 +118,16 @@ def test_killed_two_process_run_resumes_to_the_same_end(tmp_path):
             assert torch.equal(flat_a[key], flat_b[key]), f"{net} {key}"
 
 
+def test_time_limit_stops_both_processes_at_the_same_checked_step(tmp_path):
+    """Under torchrun the clock is asked every TIME_CHECK_EVERY steps, by all processes at once: a limit already
+    passed stops both at the first such step, with a checkpoint there."""
+    from ganforge.train.loop import TIME_CHECK_EVERY
+
+    output = _torchrun(tmp_path / "limited", 4 * TIME_CHECK_EVERY, ["--set", "train.max_minutes=1e-9"])
+    assert f"time limit of 1e-09 min reached at step {TIME_CHECK_EVERY} of {4 * TIME_CHECK_EVERY}" in output
+    assert ckpt.load_checkpoint(tmp_path / "limited")["step"] == TIME_CHECK_EVERY
+
+
 def _tensors(tree, prefix=""):
     if isinstance(tree, torch.Tensor):
         return {prefix: tree}

@@ -417,7 +417,7 @@ def train(config: Config, run_dir: str | Path, *, progress: bool = True, log=pri
                 rollbacks = 0
             if on_step is not None:
                 on_step(step)
-            if t.max_minutes and _time_is_up(world, started, t.max_minutes, device):
+            if t.max_minutes and _time_is_up(world, step, started, t.max_minutes, device):
                 break
     except KeyboardInterrupt:
         bar.close()
@@ -473,10 +473,16 @@ def _run_state(gan: GAN, config: Config, step: int, noise: torch.Generator) -> d
     }
 
 
-def _time_is_up(world: World, started: float, minutes: float, device: torch.device) -> bool:
-    """Every process stops at the same step: the first process's clock decides (no process waits on a peer that left)."""
-    if world.size == 1:  # no tensor, so no wait on the GPU every iteration
+TIME_CHECK_EVERY = 10  # under torchrun: the clock's all-reduce waits for the GPU, so not every iteration
+
+
+def _time_is_up(world: World, step: int, started: float, minutes: float, device: torch.device) -> bool:
+    """Every process stops at the same step: the first process's clock decides (no process waits on a peer that left),
+    asked on the same steps by all (they share `step`)."""
+    if world.size == 1:  # no tensor, so no wait on the GPU
         return time.perf_counter() - started > 60 * minutes
+    if step % TIME_CHECK_EVERY:
+        return False
     late = torch.tensor([float(time.perf_counter() - started > 60 * minutes and world.is_main)], device=device)
     return world.mean({"late": late})["late"].item() > 0
 
