@@ -1,5 +1,6 @@
 """torchrun + DDP on CPU with gloo: 2 processes train what 1 process with the same global batch trains,
-and a killed 2-process run resumes to the same end. (Runs `torchrun`'s module, as users do.)"""
+a killed 2-process run resumes to the same end, and a time limit stops both processes at one step. (Runs
+`torchrun`'s module, as users do.)"""
 import json
 import os
 import signal
