@@ -1,7 +1,8 @@
 """`ganforge sweep`: how sensitive is a preset to its hyperparameters? A random search with Optuna on the toy2d
 benchmark, stored in SQLite (rerun the same command to add trials), and a Markdown report with PNG plots:
 each preset's success rate across the search and which hyperparameters matter most."""
-import itertools
+import contextlib
+import multiprocessing
 import statistics
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,65 +38,75 @@ def _optuna():
     return optuna
 
 
-def _objective(preset: str, dataset: str, iterations: int, space: str, stream_seed: int):
-    """Trials drawn from one worker's stream. Each trial's training seed comes from the same stream (not from
-    the trial's number, which parallel workers take in whatever order they finish), so a rerun pairs each
-    point with the same seed."""
-    base = load_config(preset, toy2d=True)
+# A trial's extra hyperparameters in the extended space, and the settings they change.
+EXTENDED = {"loss": "train.loss", "r1_gamma": "remedies.r1_gamma", "ema_half_life": "remedies.ema_half_life"}
+
+
+@dataclass(frozen=True)
+class Point:
+    """One drawn trial: its hyperparameters, their search distributions and the seed its training run uses."""
+
+    params: dict
+    distributions: dict
+    training_seed: int
+
+
+def _suggest(trial, space: str) -> None:
+    trial.suggest_float("lr", *LR_RANGE, log=True)
+    trial.suggest_categorical("beta1", BETA1S)
+    trial.suggest_categorical("batch", BATCHES)
+    if space == "extended":  # the loss and the remedies' weights too
+        trial.suggest_categorical("loss", ["keras_bce", "logistic", "hinge", "lsgan"])
+        trial.suggest_float("r1_gamma", 1e-3, 10.0, log=True)
+        trial.suggest_categorical("ema_half_life", [0.0, 1e3, 1e4, 1e5])
+
+
+def _draw(space: str, count: int, stream_seed: int) -> list[Point]:
+    """`count` points from one seeded random stream, each with a training seed from the same stream: a rerun
+    draws the same points and pairs each with the same seed, however the runs are spread over processes."""
+    optuna = _optuna()
+    draws = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=stream_seed))  # in memory: draws only
+    points = []
+    for n in range(count):
+        trial = draws.ask()
+        _suggest(trial, space)
+        draws.tell(trial, 0.0)
+        seed = int(np.random.SeedSequence([stream_seed, n]).generate_state(1)[0])
+        points.append(Point(trial.params, trial.distributions, seed))
+    return points
+
+
+def _train_point(preset: str, dataset: str, iterations: int, point: Point, threads: int) -> dict:
+    """One trial's toy2d run; returns what the study stores with it. threads: PyTorch's CPU threads (0: as is)."""
+    import torch
+
+    if threads:
+        torch.set_num_threads(threads)
+    p = point.params
+    changes = {key: p[name] for name, key in EXTENDED.items() if name in p}
+    config = load_config(preset, toy2d=True, overrides=changes or None)
+    result = train_one(config, dataset, seed=point.training_seed, iterations=iterations, lr=p["lr"], beta1=p["beta1"], batch=p["batch"])
     success = SUCCESS[dataset]
-    drawn = itertools.count()
+    return {"training_seed": point.training_seed, "modes": result.modes_covered, "high_quality": result.high_quality,
+            "reverse_kl": result.reverse_kl,
+            "success": result.modes_covered >= success.min_modes and result.high_quality >= success.min_quality,
+            # One number to rank trials by: the fraction of modes covered times the fraction of good samples.
+            "value": result.modes_covered / result.num_modes * result.high_quality}
 
-    def objective(trial) -> float:
-        training_seed = int(np.random.SeedSequence([stream_seed, next(drawn)]).generate_state(1)[0])
-        lr = trial.suggest_float("lr", *LR_RANGE, log=True)
-        beta1 = trial.suggest_categorical("beta1", BETA1S)
-        batch = trial.suggest_categorical("batch", BATCHES)
-        changes = {}
-        if space == "extended":  # the loss and the remedies' weights too
-            changes["train.loss"] = trial.suggest_categorical("loss", ["keras_bce", "logistic", "hinge", "lsgan"])
-            changes["remedies.r1_gamma"] = trial.suggest_float("r1_gamma", 1e-3, 10.0, log=True)
-            changes["remedies.ema_half_life"] = trial.suggest_categorical("ema_half_life", [0.0, 1e3, 1e4, 1e5])
-        config = base.merged(changes, "sweep") if changes else base
-        result = train_one(config, dataset, seed=training_seed, iterations=iterations, lr=lr, beta1=beta1, batch=batch)
-        trial.set_user_attr("training_seed", training_seed)
-        ok = result.modes_covered >= success.min_modes and result.high_quality >= success.min_quality
-        trial.set_user_attr("modes", result.modes_covered)
-        trial.set_user_attr("high_quality", result.high_quality)
-        trial.set_user_attr("reverse_kl", result.reverse_kl)
-        trial.set_user_attr("success", ok)
-        # One number to rank trials by: the fraction of modes covered times the fraction of good samples.
-        return result.modes_covered / result.num_modes * result.high_quality
 
-    return objective
+def _say(line: str) -> None:
+    print(line, flush=True)  # progress lines as trials finish, also when stdout is a file
 
 
 def _study_name(preset: str, dataset: str, space: str, iterations: int) -> str:
     return f"{preset}-{dataset}-{space}-{iterations}"
 
 
-def _run_trials(preset: str, dataset: str, iterations: int, space: str, url: str, count: int, sampler_seed: int, threads: int) -> None:
-    """One worker: `count` more trials of the preset's study. Workers share the study through its SQLite storage.
-    threads: PyTorch's CPU threads in this worker (0: leave as is)."""
-    import torch
-
-    optuna = _optuna()
-    if threads:
-        torch.set_num_threads(threads)
-    study = optuna.load_study(study_name=_study_name(preset, dataset, space, iterations), storage=url,
-                              sampler=optuna.samplers.RandomSampler(seed=sampler_seed))
-
-    def report(study, trial):
-        a = trial.user_attrs
-        print(f"{preset} trial {trial.number}: {trial.params} -> {a['modes']} modes, {100 * a['high_quality']:.1f}% high quality"
-              f"{' (success)' if a['success'] else ''}", flush=True)
-
-    study.optimize(_objective(preset, dataset, iterations, space, sampler_seed), n_trials=count, callbacks=[report])
-
-
 def run_sweep(presets: list[str], dataset: str, trials: int, iterations: int, storage: Path, out_dir: Path,
-              space: str = "goal", seed: int = 0, jobs: int = 1, log=print) -> Path:
+              space: str = "goal", seed: int = 0, jobs: int = 1, log=_say) -> Path:
     """Bring each preset's study to `trials` finished trials (resuming what the storage holds), then write the report.
-    jobs > 1: that many worker processes, one CPU thread each, share the trials."""
+    jobs > 1: that many worker processes, one CPU thread each, take the drawn trials largest batch first (a
+    batch-256 trial costs about 4x a batch-32 one), and this process stores each as it finishes."""
     optuna = _optuna()
     if dataset not in SUCCESS:
         raise GanforgeError(f"unknown toy dataset {dataset!r}; choose one of: {', '.join(SUCCESS)}")
@@ -116,21 +127,27 @@ def run_sweep(presets: list[str], dataset: str, trials: int, iterations: int, st
         if needed > 0:
             log(f"{preset}: {len(finished)} trials stored, running {needed} more ({iterations} iterations each"
                 f"{f', {jobs} processes' if jobs > 1 else ''})")
-            # Each worker's random stream is new: seeded by the trials already stored, so a resumed search
-            # does not draw its first trials' hyperparameters again.
+            # The points come from `jobs` random streams, each seeded by the trials already stored, so a resumed
+            # search does not draw its first trials' hyperparameters again.
             shares = [needed // jobs + (k < needed % jobs) for k in range(min(jobs, needed))]
-            runs = [(preset, dataset, iterations, space, url, share, seed * 1_000_003 + len(study.trials) * 1009 + k, 1 if jobs > 1 else 0)
-                    for k, share in enumerate(shares)]
-            if len(runs) == 1:
-                _run_trials(*runs[0])
-            else:
-                import multiprocessing
-
-                with multiprocessing.get_context("spawn").Pool(len(runs)) as pool:
-                    pool.starmap(_run_trials, runs)
-            study = optuna.load_study(study_name=study.study_name, storage=url)
+            points = [point for k, share in enumerate(shares)
+                      for point in _draw(space, share, seed * 1_000_003 + len(study.trials) * 1009 + k)]
+            points.sort(key=lambda point: -point.params["batch"])
+            runs = [(preset, dataset, iterations, point, 1 if jobs > 1 else 0) for point in points]
+            with multiprocessing.get_context("spawn").Pool(min(jobs, len(runs))) if jobs > 1 else contextlib.nullcontext() as pool:
+                outcomes = pool.imap_unordered(_train_point_star, runs) if pool else map(_train_point_star, runs)
+                for point, attrs in outcomes:
+                    value = attrs.pop("value")
+                    study.add_trial(optuna.trial.create_trial(params=point.params, distributions=point.distributions,
+                                                              value=value, user_attrs=attrs))
+                    log(f"{preset} trial {len(study.trials) - 1}: {point.params} -> {attrs['modes']} modes, "
+                        f"{100 * attrs['high_quality']:.1f}% high quality{' (success)' if attrs['success'] else ''}")
         studies[preset] = study
     return write_report(studies, dataset, iterations, out_dir)
+
+
+def _train_point_star(run: tuple) -> tuple[Point, dict]:
+    return run[3], _train_point(*run)
 
 
 def _importances(study) -> dict[str, float]:

@@ -53,3 +53,26 @@ def test_parallel_workers_share_the_trials_and_a_resumed_search_draws_new_points
     again = optuna.load_study(study_name="seed-ring-goal-5", storage=f"sqlite:///{tmp_path / 'again' / 'sweep.db'}")
     pairs = lambda trials: {(t.params["lr"], t.user_attrs["training_seed"]) for t in trials}  # noqa: E731
     assert pairs(again.trials) == pairs(finished[:3]) and len({seed for _, seed in pairs(finished)}) == 5
+
+
+def test_drawn_points_are_optunas_own_draws_and_run_largest_batch_first(tmp_path):
+    import optuna
+
+    from ganforge.sweep import _draw, _suggest, run_sweep
+
+    seen = []
+
+    def objective(trial):
+        _suggest(trial, "extended")
+        seen.append(trial.params)
+        return 0.0
+
+    optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=7)).optimize(objective, n_trials=4)
+    points = _draw("extended", 4, stream_seed=7)
+    assert [p.params for p in points] == seen  # the same stream as Optuna's optimize loop with that seed
+    assert len({p.training_seed for p in points}) == 4
+
+    lines = []
+    run_sweep(["seed"], "ring", trials=4, iterations=2, storage=tmp_path / "sweep.db", out_dir=tmp_path, log=lines.append)
+    batches = [int(line.split("'batch': ")[1].split("}")[0]) for line in lines[1:]]
+    assert len(batches) == 4 and batches == sorted(batches, reverse=True)  # the costliest trials start first
