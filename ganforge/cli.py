@@ -96,6 +96,7 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--seeds", type=int, default=5)
     bench.add_argument("--iterations", type=int, default=10000)
     bench.add_argument("--jobs", type=int, default=1, help="worker processes sharing the runs, one CPU thread each")
+    bench.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a setting laid over the preset, e.g. --set optim.lr_decay=0")
 
     sweep = commands.add_parser("sweep", help="hyperparameter sensitivity: a random search on toy2d, with a report")
     sweep.add_argument("--preset", default="seed", help="one preset or several, comma-separated (e.g. seed,stable)")
@@ -106,6 +107,7 @@ def _parser() -> argparse.ArgumentParser:
     sweep.add_argument("--out", default="runs/sweep", help="folder for sweep.db, report.md and sweep.png")
     sweep.add_argument("--seed", type=int, default=0)
     sweep.add_argument("--jobs", type=int, default=1, help="worker processes sharing the trials, one CPU thread each")
+    sweep.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a setting laid over every preset (its own study)")
 
     commands.add_parser("presets", help="list the presets")
     return parser
@@ -118,7 +120,12 @@ def _overrides(args: argparse.Namespace) -> dict:
         values.setdefault("optim.lr_g", args.lr)
     if getattr(args, "flip", None):
         values["data.flip"] = True
-    for item in getattr(args, "set", []):
+    return {**values, **_set_items(getattr(args, "set", []))}
+
+
+def _set_items(items: list[str]) -> dict:
+    values = {}
+    for item in items:
         key, sep, value = item.partition("=")
         if not sep:
             raise GanforgeError(f"--set {item!r}: expected KEY=VALUE")
@@ -206,7 +213,9 @@ def cmd_bench(args) -> None:
         raise GanforgeError(f"--dataset must be ring, grid or both, not {args.dataset!r}")
     if args.seeds < 1 or args.iterations < 1:
         raise GanforgeError("--seeds and --iterations must be at least 1")
-    print(run_benchmark(load_config(args.preset, toy2d=True), args.preset, datasets, args.seeds, args.iterations, jobs=args.jobs))
+    overrides = _set_items(args.set)
+    label = " ".join([args.preset, *(f"{k}={v}" for k, v in overrides.items())])
+    print(run_benchmark(load_config(args.preset, toy2d=True, overrides=overrides), label, datasets, args.seeds, args.iterations, jobs=args.jobs))
 
 
 def cmd_sweep(args) -> None:
@@ -216,7 +225,8 @@ def cmd_sweep(args) -> None:
         raise GanforgeError("--trials and --iterations must be at least 1")
     out = Path(args.out)
     presets = [p.strip() for p in args.preset.split(",") if p.strip()]
-    report = run_sweep(presets, args.dataset, args.trials, args.iterations, out / "sweep.db", out, args.space, args.seed, args.jobs)
+    report = run_sweep(presets, args.dataset, args.trials, args.iterations, out / "sweep.db", out, args.space, args.seed, args.jobs,
+                        overrides=_set_items(args.set))
     print(report.read_text())
     print(f"report: {report}")
 

@@ -76,14 +76,14 @@ def _draw(space: str, count: int, stream_seed: int) -> list[Point]:
     return points
 
 
-def _train_point(preset: str, dataset: str, iterations: int, point: Point, threads: int) -> dict:
+def _train_point(preset: str, dataset: str, iterations: int, point: Point, threads: int, overrides: dict) -> dict:
     """One trial's toy2d run; returns what the study stores with it. threads: PyTorch's CPU threads (0: as is)."""
     import torch
 
     if threads:
         torch.set_num_threads(threads)
     p = point.params
-    changes = {key: p[name] for name, key in EXTENDED.items() if name in p}
+    changes = {**overrides, **{key: p[name] for name, key in EXTENDED.items() if name in p}}
     config = load_config(preset, toy2d=True, overrides=changes or None)
     result = train_one(config, dataset, seed=point.training_seed, iterations=iterations, lr=p["lr"], beta1=p["beta1"], batch=p["batch"])
     success = SUCCESS[dataset]
@@ -98,15 +98,21 @@ def _say(line: str) -> None:
     print(line, flush=True)  # progress lines as trials finish, also when stdout is a file
 
 
-def _study_name(preset: str, dataset: str, space: str, iterations: int) -> str:
-    return f"{preset}-{dataset}-{space}-{iterations}"
+def _label(preset: str, overrides: dict) -> str:
+    """The preset, with any --set changes: a study per variant, never two variants' trials in one."""
+    return " ".join([preset, *(f"{key}={value}" for key, value in sorted(overrides.items()))])
+
+
+def _study_name(preset: str, dataset: str, space: str, iterations: int, overrides: dict | None = None) -> str:
+    return f"{_label(preset, overrides or {}).replace(' ', '+')}-{dataset}-{space}-{iterations}"
 
 
 def run_sweep(presets: list[str], dataset: str, trials: int, iterations: int, storage: Path, out_dir: Path,
-              space: str = "goal", seed: int = 0, jobs: int = 1, log=_say) -> Path:
+              space: str = "goal", seed: int = 0, jobs: int = 1, log=_say, overrides: dict | None = None) -> Path:
     """Bring each preset's study to `trials` finished trials (resuming what the storage holds), then write the report.
     jobs > 1: that many worker processes, one CPU thread each, take the drawn trials largest batch first (a
-    batch-256 trial costs about 4x a batch-32 one), and this process stores each as it finishes."""
+    batch-256 trial costs about 4x a batch-32 one), and this process stores each as it finishes.
+    overrides: settings laid over every preset (`--set`), in a study of their own."""
     optuna = _optuna()
     if dataset not in SUCCESS:
         raise GanforgeError(f"unknown toy dataset {dataset!r}; choose one of: {', '.join(SUCCESS)}")
@@ -119,13 +125,14 @@ def run_sweep(presets: list[str], dataset: str, trials: int, iterations: int, st
     url = f"sqlite:///{storage.resolve()}"
     studies = {}
     for preset in presets:
-        load_config(preset)  # unknown presets fail before any work
-        study = optuna.create_study(study_name=_study_name(preset, dataset, space, iterations), storage=url, load_if_exists=True,
+        overrides = overrides or {}
+        load_config(preset, toy2d=True, overrides=overrides)  # unknown presets and settings fail before any work
+        study = optuna.create_study(study_name=_study_name(preset, dataset, space, iterations, overrides), storage=url, load_if_exists=True,
                                     direction="maximize")
         finished = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
         needed = trials - len(finished)
         if needed > 0:
-            log(f"{preset}: {len(finished)} trials stored, running {needed} more ({iterations} iterations each"
+            log(f"{_label(preset, overrides)}: {len(finished)} trials stored, running {needed} more ({iterations} iterations each"
                 f"{f', {jobs} processes' if jobs > 1 else ''})")
             # The points come from `jobs` random streams, each seeded by the trials already stored, so a resumed
             # search does not draw its first trials' hyperparameters again.
@@ -133,16 +140,16 @@ def run_sweep(presets: list[str], dataset: str, trials: int, iterations: int, st
             points = [point for k, share in enumerate(shares)
                       for point in _draw(space, share, seed * 1_000_003 + len(study.trials) * 1009 + k)]
             points.sort(key=lambda point: -point.params["batch"])
-            runs = [(preset, dataset, iterations, point, 1 if jobs > 1 else 0) for point in points]
+            runs = [(preset, dataset, iterations, point, 1 if jobs > 1 else 0, overrides) for point in points]
             with multiprocessing.get_context("spawn").Pool(min(jobs, len(runs))) if jobs > 1 else contextlib.nullcontext() as pool:
                 outcomes = pool.imap_unordered(_train_point_star, runs) if pool else map(_train_point_star, runs)
                 for point, attrs in outcomes:
                     value = attrs.pop("value")
                     study.add_trial(optuna.trial.create_trial(params=point.params, distributions=point.distributions,
                                                               value=value, user_attrs=attrs))
-                    log(f"{preset} trial {len(study.trials) - 1}: {point.params} -> {attrs['modes']} modes, "
+                    log(f"{_label(preset, overrides)} trial {len(study.trials) - 1}: {point.params} -> {attrs['modes']} modes, "
                         f"{100 * attrs['high_quality']:.1f}% high quality{' (success)' if attrs['success'] else ''}")
-        studies[preset] = study
+        studies[_label(preset, overrides)] = study
     return write_report(studies, dataset, iterations, out_dir)
 
 

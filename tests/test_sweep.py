@@ -76,3 +76,25 @@ def test_drawn_points_are_optunas_own_draws_and_run_largest_batch_first(tmp_path
     run_sweep(["seed"], "ring", trials=4, iterations=2, storage=tmp_path / "sweep.db", out_dir=tmp_path, log=lines.append)
     batches = [int(line.split("'batch': ")[1].split("}")[0]) for line in lines[1:]]
     assert len(batches) == 4 and batches == sorted(batches, reverse=True)  # the costliest trials start first
+
+
+def test_set_lays_a_setting_over_every_trial_in_a_study_of_its_own(tmp_path, monkeypatch, capsys):
+    import optuna
+
+    import ganforge.sweep as sweep
+    from ganforge.toy2d import train_one
+
+    decays = []
+
+    def recording(config, *args, **kwargs):
+        decays.append(config.optim.lr_decay)
+        return train_one(config, *args, **kwargs)
+
+    monkeypatch.setattr(sweep, "train_one", recording)
+    args = ["sweep", "--preset", "seed", "--dataset", "ring", "--iterations", "2", "--trials", "2", "--out", str(tmp_path)]
+    assert main([*args, "--set", "optim.lr_decay=0.5"]) == 0 and decays == [0.5, 0.5]
+    assert main(args) == 0 and decays[2:] == [0.0, 0.0]  # the plain preset: a separate study, not the variant's
+    names = {s.study_name for s in optuna.get_all_study_summaries(f"sqlite:///{tmp_path / 'sweep.db'}")}
+    assert names == {"seed+optim.lr_decay=0.5-ring-goal-2", "seed-ring-goal-2"}
+    assert "| seed optim.lr_decay=0.5 | 2 |" in capsys.readouterr().out
+    assert main([*args, "--set", "optim.no_such=1"]) == 2 and len(decays) == 4  # refused before any training
