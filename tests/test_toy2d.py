@@ -81,3 +81,28 @@ def test_a_presets_toy2d_table_applies_on_toy2d_alone():
     assert not toy.remedies.g_batch_norm and toy.optim.lr_d == 8 * toy.optim.lr_g
     assert toy.remedies.r1_gamma == images.remedies.r1_gamma and toy.train.loss == images.train.loss  # the rest is the preset's
     assert load_config("seed", toy2d=True) == load_config("seed")
+
+
+def test_toy2d_runs_decay_both_rates_as_the_preset_says(monkeypatch):
+    import ganforge.toy2d as toy2d
+
+    rates = []
+    monkeypatch.setattr(toy2d, "set_learning_rate", lambda optimizer, lr: rates.append(lr))
+    config = load_config("stable", toy2d=True)
+    assert config.optim.lr_decay == 0.5
+    train_one(config, "ring", seed=0, iterations=4, lr=1e-4, batch=8)
+    g_rates, d_rates = rates[0::2], rates[1::2]  # G's optimizer, then D's, each step
+    assert g_rates == pytest.approx([1e-4, 1e-4, 1e-4, 0.5e-4])  # the last half falls linearly: 4-3 of 2 steps left
+    assert d_rates == pytest.approx([8 * r for r in g_rates])
+
+
+def test_bench_set_lays_a_setting_over_the_preset(monkeypatch, capsys):
+    import ganforge.toy2d as toy2d
+    from ganforge.cli import main
+
+    decays = []
+    real = toy2d.train_one
+    monkeypatch.setattr(toy2d, "train_one", lambda config, *a, **k: decays.append(config.optim.lr_decay) or real(config, *a, **k))
+    assert main(["bench", "toy2d", "--dataset", "ring", "--preset", "stable", "--seeds", "1", "--iterations", "3",
+                 "--set", "optim.lr_decay=0.25"]) == 0
+    assert decays == [0.25] and "ganforge stable optim.lr_decay=0.25 (3 it)" in capsys.readouterr().out
