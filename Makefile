@@ -20,7 +20,15 @@ demo: install
 	$(PY) -m ganforge train --data shapes --preset dcgan --lr 5e-4 --resolution 32 --batch-size 64 --iterations 6000 \
 		--set model.width=16 --set optim.lr_decay=0.3 --set train.amp=auto --set train.max_minutes=4.5 --sample-every 1000 --checkpoint-every 2000 --out runs/demo
 
-test: install
+# The seed's own framework, the parity tests' reference: tf.keras 2 (TensorFlow 2.15.1, the last whose tf.keras
+# is Keras 2). It cannot share an environment with Keras 3, so it has its own; the tests start it as a subprocess.
+TF_VENV := .venv-tf
+$(TF_VENV)/.installed:
+	$(PYTHON) -m venv $(TF_VENV)
+	$(TF_VENV)/bin/python -m pip install --quiet "tensorflow-cpu==2.15.1" "h5py>=3.10"
+	touch $@
+
+test: install $(TF_VENV)/.installed
 	@fc-list 2>/dev/null | grep -q NotoColorEmoji || { \
 		command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && \
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-color-emoji) >/dev/null 2>&1 || \
@@ -39,4 +47,4 @@ bench: $(BENCH_VENV)/.installed
 	TF_CPP_MIN_LOG_LEVEL=2 $(BENCH_VENV)/bin/python bench/seed_speed.py
 
 clean:
-	rm -rf $(VENV) $(BENCH_VENV) runs
+	rm -rf $(VENV) $(BENCH_VENV) $(TF_VENV) runs

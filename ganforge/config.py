@@ -44,7 +44,7 @@ class DataConfig:
 @dataclass(frozen=True)
 class TrainConfig:
     procedure: str = "seed"  # the training iteration; "seed" is D-real, D-fake, G-through-frozen-D
-    loss: str = "keras_bce"  # keras_bce (the seed's BCE on clipped probabilities), logistic, hinge, lsgan, wgan
+    loss: str = "logistic"  # logistic (BCE from logits: the seed's, as tf.keras computes it), keras_torch_bce, hinge, lsgan, wgan
     fakes_g_mode: str = "inference"  # G's BN mode making D's fakes: inference (the seed's G.predict) or training
     frozen_d_mode: str = "inference"  # D's BN mode in G's step: inference (a frozen Keras BN) or training
     batch_size: int = 32  # real images per D step (and fakes per D step, and z per G step)

@@ -56,7 +56,7 @@ def _suggest(trial, space: str) -> None:
     trial.suggest_categorical("beta1", BETA1S)
     trial.suggest_categorical("batch", BATCHES)
     if space == "extended":  # the loss and the remedies' weights too
-        trial.suggest_categorical("loss", ["keras_bce", "logistic", "hinge", "lsgan"])
+        trial.suggest_categorical("loss", ["keras_torch_bce", "logistic", "hinge", "lsgan"])
         trial.suggest_float("r1_gamma", 1e-3, 10.0, log=True)
         trial.suggest_categorical("ema_half_life", [0.0, 1e3, 1e4, 1e5])
 

@@ -4,6 +4,8 @@ import sys
 
 import pytest
 
+from conftest import require_module
+
 from ganforge.cli import main
 
 TINY = ["--resolution", "32", "--latent-dim", "8", "--batch-size", "4", "--iterations", "2", "--set", "data.shapes_size=8", "--no-progress"]
@@ -93,7 +95,7 @@ def test_console_entry_point_runs_as_a_module():
 
 
 def test_import_keras_then_generate_then_train_on(tmp_path, capsys):
-    keras = pytest.importorskip("keras")
+    keras = require_module("keras")
     import keras_reference as ref
 
     keras.utils.set_random_seed(0)

@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 
+from conftest import missing
 from ganforge.data import emoji
 from ganforge.errors import GanforgeError
 
@@ -15,7 +16,7 @@ def test_emoji_glyphs_are_decoded_at_the_seeds_resolution():
     try:
         font = emoji.find_font()
     except GanforgeError:
-        pytest.skip("fonts-noto-color-emoji is not installed")
+        missing("fonts-noto-color-emoji is not installed")
     glyphs = emoji.glyph_pngs(font)
     assert 3500 <= len(glyphs) <= 4500  # ~3,900 colour glyphs
     from PIL import Image

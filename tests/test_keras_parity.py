@@ -1,14 +1,20 @@
-"""ganforge's seed GAN against the seed's own Keras code (tests/keras_reference.py, Keras 3 on PyTorch)."""
+"""ganforge against the seed's code on Keras 3's torch backend (tests/keras_reference.py).
+
+Not the seed's framework (that is tf.keras 2: tests/test_tf_keras_parity.py), but the Keras a ganforge user
+has for import-keras, and the reference for `keras_torch_bce`, the clipped BCE that backend computes.
+"""
 import numpy as np
 import pytest
 import torch
 
-keras = pytest.importorskip("keras")
+from conftest import require_module  # noqa: E402
+
+keras = require_module("keras")
 import keras_reference as ref  # noqa: E402
 
 from ganforge.interop.keras import copy_keras_weights, discriminator_from_keras, generator_from_keras  # noqa: E402
 from ganforge.nets import SeedDiscriminator, SeedGenerator  # noqa: E402
-from ganforge.train.objectives import keras_bce  # noqa: E402
+from ganforge.train.objectives import keras_torch_bce, make_objective  # noqa: E402
 from ganforge.train.optim import KerasAdam  # noqa: E402
 from ganforge.train.procedure import GAN, seed_iteration  # noqa: E402
 
@@ -82,7 +88,8 @@ def test_one_full_iteration_matches_keras_train_on_batch(float64_keras):
     g, d = generator_from_keras(kg, torch.float64), discriminator_from_keras(kd, torch.float64)
     before = {"G": {k: v.clone() for k, v in g.state_dict().items()}, "D": {k: v.clone() for k, v in d.state_dict().items()}}
     (k_real_loss, k_real_acc), (k_fake_loss, k_fake_acc), k_g_loss = ref.train_iteration(kg, kd, kgan, real, z_fake, z_gen)
-    gan = GAN(g, d, KerasAdam(g.parameters(), 1e-4, 0.05, eps=1e-2), KerasAdam(d.parameters(), 1e-4, 0.05, eps=1e-2))
+    gan = GAN(g, d, KerasAdam(g.parameters(), 1e-4, 0.05, eps=1e-2), KerasAdam(d.parameters(), 1e-4, 0.05, eps=1e-2),
+              objective=make_objective("keras_torch_bce"))  # Keras 3 on torch clips
     stats = seed_iteration(gan, _nhwc_to_nchw(real), torch.from_numpy(z_fake), torch.from_numpy(z_gen))
 
     assert stats["d_loss_real"].item() == pytest.approx(k_real_loss, rel=1e-5)
@@ -175,15 +182,15 @@ def test_keras_adam_differs_from_torch_adam_as_documented():
     assert not torch.allclose(a, b, rtol=1e-2)
 
 
-def test_bce_matches_keras_including_clipping():
+def test_keras_torch_bce_matches_keras_3_on_torch_including_clipping():
     logits = torch.tensor([[-30.0], [-3.0], [0.0], [2.5], [30.0]])
     bce = keras.losses.BinaryCrossentropy(from_logits=False)
     for label in (0.0, 1.0):
         expected = bce(np.full((5, 1), label, np.float32), torch.sigmoid(logits).numpy())
-        assert keras_bce(logits, label).item() == pytest.approx(float(np.asarray(expected.cpu())), rel=1e-6)
-    # clipping: a saturated D gets no gradient at all, as in Keras
+        assert keras_torch_bce(logits, label).item() == pytest.approx(float(np.asarray(expected.cpu())), rel=1e-6)
+    # clipping: a saturated D gets no gradient at all on this backend (tf.keras gives -1: see logistic_bce)
     saturated = torch.tensor([[30.0]], requires_grad=True)
-    keras_bce(saturated, 0.0).backward()
+    keras_torch_bce(saturated, 0.0).backward()
     assert saturated.grad.item() == 0.0
 
 

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from ganforge.nets import SeedDiscriminator, SeedGenerator
-from ganforge.train.objectives import keras_bce, logistic_bce
+from ganforge.train.objectives import keras_torch_bce, logistic_bce, make_objective
 from ganforge.train.optim import KerasAdam
 from ganforge.train.procedure import GAN, seed_iteration
 
@@ -74,13 +74,29 @@ def test_each_iteration_takes_two_d_steps_and_one_g_step():
     assert d_steps == {2} and g_steps == {1}
 
 
-def test_logistic_loss_keeps_a_gradient_where_keras_bce_has_none():
+def test_the_seeds_loss_keeps_a_gradient_where_the_clipped_one_has_none():
+    """tf.keras' BCE on a sigmoid output is BCE from logits: a certain D still gives a gradient of 1 (closed
+    form: d softplus(l) / dl = sigmoid(l)); Keras 3's torch backend clips p to [1e-7, 1 - 1e-7] and gives 0."""
     logits = torch.tensor([[40.0]], requires_grad=True)
     logistic_bce(logits, 0.0).backward()
     assert logits.grad.item() == pytest.approx(1.0)
+    assert logistic_bce(logits.detach(), 0.0).item() == pytest.approx(40.0)  # not -log(1e-7) = 16.12
     logits.grad = None
-    keras_bce(logits, 0.0).backward()
+    keras_torch_bce(logits, 0.0).backward()
     assert logits.grad.item() == 0.0
     x = torch.tensor([[-1.3], [0.2]])
     for label in (0.0, 1.0):  # away from the clip both are the same BCE
-        assert logistic_bce(x, label).item() == pytest.approx(keras_bce(x, label).item(), rel=1e-5)
+        assert logistic_bce(x, label).item() == pytest.approx(keras_torch_bce(x, label).item(), rel=1e-5)
+
+
+def test_the_old_name_of_the_clipped_loss_still_loads_with_a_warning():
+    x = torch.tensor([[-30.0]])
+    with pytest.warns(UserWarning, match="now called 'keras_torch_bce'"):
+        renamed = make_objective("keras_bce")
+    assert renamed.g(x).item() == pytest.approx(keras_torch_bce(x, 1.0).item())
+
+
+def test_the_seed_preset_computes_bce_from_logits():
+    from ganforge.config import load_config
+
+    assert load_config("seed").train.loss == "logistic"

@@ -1,4 +1,5 @@
 """Each remedy does what it says, checked against closed forms; the seed's iteration stays the seed's."""
+import copy
 import itertools
 import math
 
@@ -15,7 +16,7 @@ from ganforge.train import checkpoint as ckpt
 from ganforge.train.augment import DInput, _colour, _cutout, _translation
 from ganforge.train.ema import GeneratorEMA
 from ganforge.train.loop import assemble_gan, build_gan, train
-from ganforge.train.objectives import keras_bce, make_objective
+from ganforge.train.objectives import logistic_bce, make_objective
 from ganforge.train.optim import KerasAdam
 from ganforge.train.penalties import R1, GradientPenalty
 from ganforge.train.procedure import GAN, seed_iteration
@@ -44,13 +45,13 @@ def test_hinge_lsgan_and_wgan_against_their_formulas():
 
 
 def test_one_sided_label_smoothing_moves_only_the_real_target():
-    smoothed = make_objective("keras_bce", label_smoothing=0.1)
+    smoothed = make_objective("logistic", label_smoothing=0.1)
     logit = torch.tensor([[math.log(9.0)]], requires_grad=True)  # sigmoid = 0.9: the smoothed optimum
     smoothed.d_real(logit).backward()
     assert abs(logit.grad.item()) < 1e-6
     x = torch.tensor([[0.4]])
-    assert smoothed.d_fake(x).item() == pytest.approx(keras_bce(x, 0.0).item())
-    assert smoothed.g(x).item() == pytest.approx(keras_bce(x, 1.0).item())  # G still aims at 1
+    assert smoothed.d_fake(x).item() == pytest.approx(logistic_bce(x, 0.0).item())
+    assert smoothed.g(x).item() == pytest.approx(logistic_bce(x, 1.0).item())  # G still aims at 1
     with pytest.raises(ValueError, match="label smoothing"):
         make_objective("hinge", label_smoothing=0.1)
 
@@ -74,6 +75,27 @@ def test_gradient_penalty_is_squared_distance_of_the_gradient_norm_from_one():
     assert penalty.item() == pytest.approx(10.0 * (math.sqrt(2) - 1) ** 2, rel=1e-6)
     unit = _linear_critic(w / w.norm())
     assert GradientPenalty(10.0)(unit, torch.randn(5, 3), torch.randn(5, 3), 0).item() < 1e-10
+
+
+@pytest.mark.parametrize("penalty", [R1(gamma=1.0, interval=1), GradientPenalty(10.0)], ids=["r1", "wgan-gp"])
+def test_penalties_use_batch_statistics_but_leave_the_moving_statistics(penalty):
+    """A penalty's pass through D is not another batch for D's BatchNorm: without the fix, each R1 or GP step
+    moved D's moving statistics a second time per D step."""
+    from ganforge.nets import SeedDiscriminator
+
+    d = SeedDiscriminator(32, width=4).train()
+    real, fake = torch.rand(4, 3, 32, 32) * 2 - 1, torch.rand(4, 3, 32, 32) * 2 - 1
+    d(real)  # moving statistics away from their initial 0 and 1
+    before = {k: v.clone() for k, v in d.state_dict().items()}
+    torch.manual_seed(1)
+    value = penalty(d, real, fake, 0)
+    for key, tensor in d.state_dict().items():
+        assert torch.equal(tensor, before[key]), key
+    # batch statistics, as in D's own step: the value of a training-mode copy, not of an inference-mode one
+    for mode, same in ((True, True), (False, False)):
+        torch.manual_seed(1)
+        other = penalty(copy.deepcopy(d).train(mode), real, fake, 0).item()
+        assert (other == pytest.approx(value.item(), rel=1e-6)) == same
 
 
 # --- spectral norm, minibatch std, packing --------------------------------------------------------------

@@ -1,7 +1,9 @@
 """ganforge sweep: a random search that resumes from its SQLite storage and reports success rates."""
 import pytest
 
-pytest.importorskip("optuna")
+from conftest import require_module
+
+require_module("optuna")
 
 from ganforge.cli import main  # noqa: E402
 

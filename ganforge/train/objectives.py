@@ -5,6 +5,7 @@ Sign convention: D wants real -> 1 (high logits), fake -> 0 (low logits); G want
 real ("fake labels are real for the generator cost", the non-saturating trick the seed uses by
 training the stack G + D on labels 1).
 """
+import warnings
 from dataclasses import dataclass
 from typing import Callable
 
@@ -16,26 +17,40 @@ KERAS_EPSILON = 1e-7  # keras.backend.epsilon()
 Loss = Callable[[torch.Tensor], torch.Tensor]
 
 
-def keras_bce(logits: torch.Tensor, label: float) -> torch.Tensor:
-    """The seed's loss: Keras BinaryCrossentropy(from_logits=False) on sigmoid(logits).
+def _loss_precision(logits: torch.Tensor) -> torch.Tensor:
+    """At least float32 (autocast's half-precision logits are promoted), float64 kept for the parity tests."""
+    return logits.to(torch.promote_types(logits.dtype, torch.float32))
 
-    Keras clips the probability to [1e-7, 1 - 1e-7] before the logs, so a saturated D gets no
-    gradient at all: part of the seed's instability, kept here on purpose for fidelity.
-    -[y log p + (1 - y) log(1 - p)], averaged over the batch.
+
+def logistic_bce(logits: torch.Tensor, label: float) -> torch.Tensor:
+    """The seed's loss, BCE from logits: softplus(-l) for label 1, softplus(l) for label 0, batch mean.
+
+    The seed compiles tf.keras' BinaryCrossentropy(from_logits=False) on a Dense(1, sigmoid) output. tf.keras
+    (TensorFlow's Keras 2, and Keras 3 on TensorFlow) computes it from the logits the sigmoid caches on its
+    output, so it is never clipped: a D certain that a fake is fake still gives G a gradient of about -1.
     """
-    probability = torch.sigmoid(logits.float()).clamp(KERAS_EPSILON, 1.0 - KERAS_EPSILON)
+    logits = _loss_precision(logits)
+    # -[y log sigmoid(l) + (1 - y) log(1 - sigmoid(l))], written with softplus (log1p inside) so that a tiny
+    # loss keeps its relative precision: F.binary_cross_entropy_with_logits computes log(1 + e^l), which
+    # returns 2.7356e-13 for 2.7334e-13 (8e-4 off) where D is certain.
+    return (label * F.softplus(-logits) + (1.0 - label) * F.softplus(logits)).mean()
+
+
+def keras_torch_bce(logits: torch.Tensor, label: float) -> torch.Tensor:
+    """BinaryCrossentropy(from_logits=False) as Keras 3's *torch* backend computes it: on sigmoid(logits)
+    clipped to [1e-7, 1 - 1e-7], so a D that is certain (D(G(z)) < 1e-7) gives no gradient at all.
+
+    Not the seed's maths (see logistic_bce): what the seed's code computes when run on Keras 3 with
+    KERAS_BACKEND=torch. -[y log p + (1 - y) log(1 - p)], averaged over the batch.
+    """
+    probability = torch.sigmoid(_loss_precision(logits)).clamp(KERAS_EPSILON, 1.0 - KERAS_EPSILON)
     # Written out rather than F.binary_cross_entropy, which autocast (mixed precision) refuses to run.
     return -(label * torch.log(probability) + (1.0 - label) * torch.log1p(-probability)).mean()
 
 
-def logistic_bce(logits: torch.Tensor, label: float) -> torch.Tensor:
-    """BCE computed from logits, never saturating to a zero gradient: softplus(-l) for 1, softplus(l) for 0."""
-    return F.binary_cross_entropy_with_logits(logits.float(), torch.full_like(logits, label, dtype=torch.float32))
-
-
 def least_squares(logits: torch.Tensor, label: float) -> torch.Tensor:
     """LSGAN (Mao et al. 2017, the a=0, b=c=1 coding): 1/2 (D(x) - label)^2 on D's raw output."""
-    return 0.5 * (logits.float() - label).pow(2).mean()
+    return 0.5 * (_loss_precision(logits) - label).pow(2).mean()
 
 
 def binary_accuracy(logits: torch.Tensor, label: float) -> torch.Tensor:
@@ -65,13 +80,20 @@ def _wasserstein() -> Objective:
     return Objective(d_real=lambda l: -l.mean(), d_fake=lambda l: l.mean(), g=lambda l: -l.mean())
 
 
-LABELLED = {"keras_bce": keras_bce, "logistic": logistic_bce, "lsgan": least_squares}
+LABELLED = {"logistic": logistic_bce, "keras_torch_bce": keras_torch_bce, "lsgan": least_squares}
 UNLABELLED = {"hinge": _hinge, "wgan": _wasserstein}
 OBJECTIVE_NAMES = [*LABELLED, *UNLABELLED]
+# Until it was measured against tf.keras 2, the clipped loss was called keras_bce and taken for the seed's:
+# runs saved with that name go on with the loss they started with.
+RENAMED = {"keras_bce": "keras_torch_bce"}
 
 
 def make_objective(name: str, label_smoothing: float = 0.0) -> Objective:
     """The named objective; one-sided label smoothing moves D's real label to 1 - label_smoothing."""
+    if name in RENAMED:
+        warnings.warn(f"train.loss = {name!r} is now called {RENAMED[name]!r} (BCE on clipped probabilities, "
+                      "Keras 3's torch backend); the seed's loss is 'logistic'", stacklevel=2)
+        name = RENAMED[name]
     if name in LABELLED:
         return _labelled(LABELLED[name], 1.0 - label_smoothing)
     if name in UNLABELLED:
@@ -81,4 +103,4 @@ def make_objective(name: str, label_smoothing: float = 0.0) -> Objective:
     raise ValueError(f"train.loss = {name!r} is not one of: {', '.join(OBJECTIVE_NAMES)}")
 
 
-SEED_OBJECTIVE = make_objective("keras_bce")
+SEED_OBJECTIVE = make_objective("logistic")

@@ -1,10 +1,29 @@
 """Gradient penalties on D, added to D's loss on its fake step (the one step that sees both real and fake)."""
+from contextlib import contextmanager
+
 import torch
+
+
+@contextmanager
+def moving_statistics_kept(module: torch.nn.Module):
+    """D's extra passes for a penalty run in training mode (batch statistics, as D's own step), but are not
+    more batches for the BN moving statistics: the running means and variances are put back afterwards."""
+    kept = [(buffer, buffer.clone()) for name, buffer in module.named_buffers()
+            if name.rsplit(".", 1)[-1] in ("running_mean", "running_var", "num_batches_tracked")]
+    try:
+        yield
+    finally:
+        for buffer, value in kept:
+            # through .data: the pass's graph may hold these buffers (inference mode), and putting back the
+            # values they had must not count as an in-place change to it
+            buffer.data.copy_(value)
 
 
 def _input_gradient(discriminator, images: torch.Tensor) -> torch.Tensor:
     images = images.detach().requires_grad_(True)
-    (gradient,) = torch.autograd.grad(discriminator(images).sum(), images, create_graph=True)
+    with moving_statistics_kept(discriminator):
+        logits = discriminator(images)
+    (gradient,) = torch.autograd.grad(logits.sum(), images, create_graph=True)
     return gradient.flatten(1)
 
 
