@@ -33,7 +33,7 @@ def _optuna():
     try:
         import optuna
     except ImportError as exc:
-        raise GanforgeError("ganforge sweep needs Optuna: pip install 'ganforge[sweep]'") from exc
+        raise GanforgeError("ganforge sweep needs Optuna: pip install -e '.[sweep]' in a ganforge checkout") from exc
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     return optuna
 

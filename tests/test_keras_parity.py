@@ -222,3 +222,13 @@ def test_importer_rejects_another_architecture():
     small_d = ref.define_discriminator(in_shape=(64, 64, 3), n_blocks=3)
     with pytest.raises(GanforgeError, match="not the seed's architecture"):
         copy_keras_weights(small_d, SeedDiscriminator(128))
+
+
+def test_import_refuses_a_model_file_with_python_code(tmp_path):
+    """safe_mode stays on: a Lambda layer's code in a .h5 file is never run (Keras' advisory CVE-2025-9905)."""
+    from ganforge.errors import GanforgeError
+    from ganforge.interop.keras import load_keras_model
+
+    keras.Sequential([keras.Input((3,)), keras.layers.Lambda(lambda x: x * 2)]).save(tmp_path / "lambda.h5")
+    with pytest.raises(GanforgeError, match="lambda.h5: Keras could not load it.*Lambda"):
+        load_keras_model(tmp_path / "lambda.h5")

@@ -82,9 +82,10 @@ def load_keras_model(path: str | Path):
     try:
         import keras
     except ImportError as exc:
-        raise GanforgeError("importing Keras models needs Keras 3: pip install 'ganforge[keras]'") from exc
+        raise GanforgeError("importing Keras models needs Keras 3: pip install -e '.[keras]' in a ganforge checkout") from exc
     try:
-        return keras.saving.load_model(path, compile=False)
+        # safe_mode: a Lambda layer's Python code in the file is refused, for .h5 too (Keras >= 3.11.3)
+        return keras.saving.load_model(path, compile=False, safe_mode=True)
     except Exception as exc:  # Keras raises many types for a bad file
         raise GanforgeError(f"{path}: Keras could not load it as a model ({type(exc).__name__}: {exc})") from exc
 

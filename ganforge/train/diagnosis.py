@@ -48,7 +48,8 @@ class TrainingMonitor:
         return self._report(
             "pinned", pinned,
             f"iteration {step}: D's accuracy has been >= {PINNED_ACCURACY} on real and fake for the last {len(self.history)} log lines: "
-            "D wins and G's gradient vanishes. Try: a lower --lr-d, the logistic loss (--preset dcgan), or BN in training mode throughout.",
+            f"D wins (G's loss {last['g_loss']:.3f}; a low one means G fools the inference-mode D of its own step, not the D "
+            "that judges: the seed's BN mismatch). Try: BN in training mode throughout (--preset dcgan), a lower --lr-d, or R1 (--preset stable).",
         ) + self._report(
             "vanished", vanished,
             f"iteration {step}: D's loss is near 0 ({last['d_loss_real'] + last['d_loss_fake']:.4f}) while G's loss climbs "
