@@ -225,3 +225,72 @@ def test_learning_rates_decay_linearly_to_zero_over_the_runs_last_fraction(tmp_p
     # The last iteration (step 5 of 6) ran at lr * (6 - 5) / 3.
     assert state["opt_g"]["param_groups"][0]["lr"] == pytest.approx(lr / 3)
     assert state["opt_d"]["param_groups"][0]["lr"] == pytest.approx(lr / 3)
+
+
+def _interrupt_during(step_to_interrupt):
+    """An iteration that is hit by Ctrl-C (a real SIGINT to this process) after D's steps, before G's."""
+    import os
+    import signal
+
+    from ganforge.train.procedure import seed_iteration
+
+    def iteration(gan, real, z_fake, z_gen, step):
+        if step == step_to_interrupt:
+            gan.opt_g.step = _signal_first(gan.opt_g.step, lambda: os.kill(os.getpid(), signal.SIGINT))
+        return seed_iteration(gan, real, z_fake, z_gen, step)
+
+    return iteration
+
+
+def _signal_first(step, send):
+    def wrapped(*args, **kwargs):
+        send()
+        return step(*args, **kwargs)
+
+    return wrapped
+
+
+def test_ctrl_c_mid_iteration_finishes_it_and_saves_a_whole_step(tmp_path):
+    config = _config(**{"train.iterations": 6})
+    straight = train(config, tmp_path / "straight", progress=False, log=lambda *_: None)
+    messages = []
+    with pytest.raises(KeyboardInterrupt):
+        train(config, tmp_path / "interrupted", progress=False, log=messages.append, procedure=_interrupt_during(2))
+    assert any("interrupted at step 3" in m for m in messages), messages  # iteration 3 (step index 2) was finished
+    saved = ckpt.load_checkpoint(tmp_path / "interrupted")
+    assert saved["step"] == 3
+    resumed = train(config, tmp_path / "interrupted", progress=False, log=lambda *_: None)
+    a, b = _final_state(straight.run_dir), _final_state(resumed.run_dir)
+    for part in ("generator", "discriminator"):
+        for key in a[part]:
+            assert torch.equal(a[part][key], b[part][key]), f"{part}.{key} differs after a Ctrl-C and a resume"
+
+
+def test_a_broken_state_is_never_saved_on_ctrl_c(tmp_path):
+    from ganforge.train.procedure import seed_iteration
+
+    def breaks_then_interrupted(gan, real, z_fake, z_gen, step):
+        stats = seed_iteration(gan, real, z_fake, z_gen, step)
+        if step == 2:
+            with torch.no_grad():
+                next(gan.generator.parameters()).fill_(float("nan"))
+            raise KeyboardInterrupt
+        return stats
+
+    messages = []
+    with pytest.raises(KeyboardInterrupt):
+        train(_config(), tmp_path / "run", progress=False, log=messages.append, procedure=breaks_then_interrupted)
+    assert any("NaN or Inf in the weights: not saved" in m for m in messages), messages
+    assert [ckpt.checkpoint_step(p) for p in ckpt.list_checkpoints(tmp_path / "run")] == [0, 2]
+
+
+def test_a_torn_last_log_line_does_not_block_a_resume(tmp_path):
+    config = _config(**{"train.iterations": 4})
+    with pytest.raises(Killed):
+        train(config, tmp_path / "run", progress=False, log=lambda *_: None, on_step=_kill_at(3))
+    with open(tmp_path / "run" / "metrics.jsonl", "a") as log_file:
+        log_file.write('{"step": 4, "d_loss_re')  # a kill mid-write
+    resumed = train(config, tmp_path / "run", progress=False, log=lambda *_: None)
+    assert resumed.step == 4
+    steps = [json.loads(line)["step"] for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert steps == [1, 2, 3, 4]

@@ -1,6 +1,7 @@
 """The run around the procedure: data, resume, logging, sample grids, checkpoints. One iteration is
 `seed_iteration` in procedure.py; this file only feeds it and records what it returns."""
 import json
+import math
 import sys
 import time
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from ..nets.layers import with_spectral_norm, without_batch_norm
 from ..viz import plot_losses, save_grid
 from . import checkpoint as ckpt
 from .diagnosis import TrainingMonitor, all_finite, diversity
+from .interrupts import DeferredInterrupts, ForcedInterrupt
 from .distributed import World, synchronize_batch_norm, world_from_environment
 from .augment import DInput
 from .ema import GeneratorEMA
@@ -328,6 +330,9 @@ def train(config: Config, run_dir: str | Path, *, progress: bool = True, log=pri
             _truncate_metrics(path, step)
 
     def save() -> Path:
+        if not all_finite({}, gan.generator, gan.discriminator):  # the periodic saves roll back before this
+            raise GanforgeError(f"iteration {step}: NaN or Inf in the weights, not saved; the last good checkpoint is "
+                                f"{last_checkpoint}. Try a lower learning rate.")
         if world.is_main:
             ckpt.save_checkpoint(run_dir, _run_state(gan, config, step, noise), keep=t.keep_checkpoints)
         world.barrier()  # no process goes on (or rolls back) before the checkpoint exists
@@ -345,14 +350,17 @@ def train(config: Config, run_dir: str | Path, *, progress: bool = True, log=pri
     amp_dtype = autocast_dtype(t.amp, device)
     tensorboard = _TensorBoard(run_dir / "tensorboard", enabled=world.is_main)
     live_checks = _LiveChecks(config, images, device, run_dir) if t.diagnose_every and world.is_main else None
-    last_checkpoint = resume_from or save()  # a fresh run starts with a step-0 checkpoint to roll back to
+    last_checkpoint = resume_from
+    last_checkpoint = last_checkpoint or save()  # a fresh run starts with a step-0 checkpoint to roll back to
     rollbacks = 0
     grid = None
     bar = tqdm(total=t.iterations, initial=step, disable=not progress, unit="it", dynamic_ncols=True, file=sys.stderr,
                mininterval=0.1 if sys.stderr.isatty() else 30)  # a log file gets a line every 30 s, not a flood
     started, started_step = time.perf_counter(), step
+    interrupts = DeferredInterrupts()  # Ctrl-C lets the iteration under way finish: no half-stepped checkpoint
     try:
         while step < t.iterations:
+            interrupts.check()  # a Ctrl-C during the last iteration stops the run here, between iterations
             # Every process draws the global batch's indices and noise, then keeps its own shard of each.
             indices = world.shard(torch.as_tensor(sampler.indices(step)), d_steps)
             z_fake = world.shard(torch.randn(global_batch * d_steps, config.model.latent_dim, generator=noise), d_steps)
@@ -419,13 +427,20 @@ def train(config: Config, run_dir: str | Path, *, progress: bool = True, log=pri
                 on_step(step)
             if t.max_minutes and _time_is_up(world, step, started, t.max_minutes, device):
                 break
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as interrupt:
         bar.close()
-        if world.is_main:  # no barrier: under torchrun the other processes may already be gone
-            last_checkpoint = ckpt.save_checkpoint(run_dir, _run_state(gan, config, step, noise), keep=t.keep_checkpoints)
-        log(f"interrupted at step {step}: checkpoint written to {last_checkpoint}; run the same command to resume")
+        if isinstance(interrupt, ForcedInterrupt):
+            log(f"stopped at once by a second Ctrl-C: not saved; the last checkpoint is {last_checkpoint}")
+        elif not all_finite({}, gan.generator, gan.discriminator):
+            log(f"interrupted at step {step} with NaN or Inf in the weights: not saved; the last good checkpoint is {last_checkpoint}")
+        else:
+            if world.is_main:  # no barrier: under torchrun the other processes may already be gone
+                last_checkpoint = ckpt.save_checkpoint(run_dir, _run_state(gan, config, step, noise), keep=t.keep_checkpoints)
+            log(f"interrupted at step {step}: checkpoint written to {last_checkpoint}; run the same command to resume")
         tensorboard.close()
         raise
+    finally:
+        interrupts.restore()
     bar.close()
     if step < t.iterations:
         log(f"time limit of {t.max_minutes:g} min reached at step {step} of {t.iterations}; run the same command to go on")
@@ -491,5 +506,13 @@ def _truncate_metrics(path: Path, step: int) -> None:
     """On resume or rollback, drop log lines past the checkpoint: those iterations are about to be run again."""
     if not path.is_file():
         return
-    keep = [line for line in path.read_text().splitlines() if line.strip() and json.loads(line)["step"] <= step]
+    keep = [line for line in path.read_text().splitlines() if _logged_step(line) <= step]
     path.write_text("".join(line + "\n" for line in keep))
+
+
+def _logged_step(line: str) -> float:
+    """A log line's step; a torn line (a kill or a full disk mid-write) counts as past every checkpoint."""
+    try:
+        return json.loads(line)["step"]
+    except (ValueError, KeyError, TypeError):
+        return math.inf
