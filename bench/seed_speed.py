@@ -37,7 +37,7 @@ def _ganforge_iteration(batch: int, resolution: int, fused: bool, device: str = 
     import torch
 
     from ganforge.config import load_config
-    from ganforge.train.loop import _compile, autocast_dtype, build_gan
+    from ganforge.train.build import autocast_dtype, build_gan, compile_networks as _compile
     from ganforge.train.procedure import seed_iteration
 
     device = torch.device(device)

@@ -15,7 +15,8 @@ from pathlib import Path
 from ganforge.config import load_config
 from ganforge.evaluate import evaluate
 from ganforge.toy2d import run_benchmark
-from ganforge.train.loop import resolve_device as run_device, train
+from ganforge.train.build import resolve_device as run_device
+from ganforge.train.loop import train
 
 
 def shapes_row(preset: str, minutes: float, resolution: int, samples: int, device: str = "auto", extra: dict | None = None) -> str:

@@ -151,7 +151,7 @@ def cmd_train(args) -> None:
 
 def cmd_generate(args) -> None:
     from .generate import generate
-    from .train.loop import resolve_device
+    from .train.build import resolve_device
 
     if args.n < 1:
         raise GanforgeError("-n must be at least 1")
@@ -165,7 +165,7 @@ def cmd_summary(args) -> None:
     from .config import load_config
     from .nets import SeedDiscriminator
     from .summary import layer_table
-    from .train.loop import build_generator
+    from .train.build import build_generator
 
     values = {"model.resolution": args.resolution, "model.latent_dim": args.latent_dim}
     config = load_config(args.preset, overrides={k: v for k, v in values.items() if v is not None})
@@ -190,7 +190,7 @@ def cmd_import_keras(args) -> None:
 def cmd_eval(args) -> None:
     from .evaluate import evaluate, format_table, write_json
     from .train.checkpoint import resolve_checkpoint
-    from .train.loop import resolve_device
+    from .train.build import resolve_device
 
     if args.n < 10:
         raise GanforgeError("-n must be at least 10")

@@ -5,7 +5,7 @@ import torch
 
 from .config import Config
 from .train.checkpoint import load_checkpoint
-from .train.loop import build_generator
+from .train.build import build_generator
 from .viz import save_grid, to_uint8
 
 

@@ -21,7 +21,7 @@ from .metrics.modes import ModeCoverage, mode_coverage
 from .errors import GanforgeError
 from .nets.layers import with_spectral_norm
 from .nets.toy import ToyDiscriminator, ToyGenerator
-from .train.loop import PROCEDURES, SPECTRAL_NORM, assemble_gan, choose, generator_remedies
+from .train.build import PROCEDURES, SPECTRAL_NORM, assemble_gan, choose, generator_remedies
 from .train.optim import linear_decay, set_learning_rate
 from .train.procedure import GAN
 

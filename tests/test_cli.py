@@ -5,7 +5,6 @@ import sys
 import pytest
 
 from conftest import require_module
-
 from ganforge.cli import main
 
 TINY = ["--resolution", "32", "--latent-dim", "8", "--batch-size", "4", "--iterations", "2", "--set", "data.shapes_size=8", "--no-progress"]

@@ -15,7 +15,8 @@ from ganforge.nets.toy import ToyDiscriminator
 from ganforge.train import checkpoint as ckpt
 from ganforge.train.augment import DInput, _colour, _cutout, _translation
 from ganforge.train.ema import GeneratorEMA
-from ganforge.train.loop import assemble_gan, build_gan, train
+from ganforge.train.build import build_gan
+from ganforge.train.loop import train
 from ganforge.train.objectives import logistic_bce, make_objective
 from ganforge.train.optim import KerasAdam
 from ganforge.train.penalties import R1, GradientPenalty

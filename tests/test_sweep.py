@@ -1,6 +1,4 @@
 """ganforge sweep: a random search that resumes from its SQLite storage and reports success rates."""
-import pytest
-
 from conftest import require_module
 
 require_module("optuna")

@@ -231,3 +231,20 @@ def test_five_iterations_drift_apart_no_faster_than_rounding(runs):
             assert iteration["ours"][key] == pytest.approx(iteration["theirs"][key], rel=1e-6, abs=0)
     last = {name: value for name, value in run[-1]["weights"].items() if name.split(" ")[1] not in NEAR_ZERO_GRADIENT[name.split(" ")[0]]}
     assert max(last.values()) < 1e-6, last
+
+
+def test_import_keras_command_on_files_written_by_tf_keras_2(cases, tmp_path, capsys):
+    """`ganforge import-keras` on the .h5 files a seed user has (written by tf.keras 2.15): the run's G makes
+    tf.keras' images in inference mode, to float32 rounding."""
+    from ganforge.cli import main
+    from ganforge.generate import load_generator
+
+    folder = cases / "fresh"
+    run = tmp_path / "imported"
+    code = main(["import-keras", "--generator", str(folder / "g_2.h5"), "--discriminator", str(folder / "d_2.h5"), "--out", str(run)])
+    assert code == 0, capsys.readouterr().err
+    generator, config, step = load_generator(run)
+    assert (config.model.resolution, config.model.latent_dim, step) == (128, 100, 0)
+    with torch.no_grad():
+        ours = generator(torch.from_numpy(np.load(folder / "z_probe.npy")).float()).permute(0, 2, 3, 1).numpy()
+    np.testing.assert_allclose(ours, np.load(folder / "forward_2_g_inference.npy"), rtol=0, atol=1e-5)

@@ -9,8 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch import nn
-from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from ..config import Config
@@ -18,147 +16,21 @@ from ..data import load_images
 from ..data.sampler import EpochSampler, to_training_tensor
 from ..errors import GanforgeError
 from ..nets import SeedDiscriminator, SeedGenerator
-from ..nets.layers import with_spectral_norm, without_batch_norm
 from ..viz import plot_losses, save_grid
 from . import checkpoint as ckpt
+from .build import PROCEDURES, autocast_dtype, build_gan, compile_networks, distribute, resolve_device
 from .diagnosis import TrainingMonitor, all_finite, diversity
+from .distributed import World, world_from_environment
 from .interrupts import DeferredInterrupts, ForcedInterrupt
-from .distributed import World, synchronize_batch_norm, world_from_environment
-from .augment import DInput
-from .ema import GeneratorEMA
-from .objectives import make_objective
-from .optim import KerasAdam, linear_decay, set_learning_rate
-from .penalties import R1, GradientPenalty
-from .procedure import GAN, seed_iteration
+from .optim import linear_decay, set_learning_rate
+from .run_state import check_same_experiment, restore_run_state, run_state
 
-PROCEDURES = {"seed": seed_iteration}
 SAMPLE_GRID_SIZE = 64
-# Settings that may change when a run is resumed; any other difference means a different experiment.
-RESUMABLE_CHANGES = {
-    "train.iterations", "train.device", "train.log_every", "train.sample_every", "train.checkpoint_every",
-    "train.keep_checkpoints", "train.diagnose_every", "train.max_rollbacks", "train.compile", "train.max_minutes", "data.workers", "data.cache_dir",
-}
-
-
-def resolve_device(name: str, world: World = World()) -> torch.device:
-    if name == "auto" or (name == "cuda" and world.size > 1):
-        return torch.device(f"cuda:{world.local_rank}" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise GanforgeError(f"device {name!r} asked for, but PyTorch sees no CUDA GPU here (use --device cpu)")
-    try:
-        return torch.device(name)
-    except RuntimeError as exc:
-        raise GanforgeError(f"unknown device {name!r} (use auto, cpu, cuda or cuda:N)") from exc
-
-
-def build_generator(config: Config) -> nn.Module:
-    if config.model.arch != "seed":
-        raise GanforgeError(f"unknown architecture {config.model.arch!r}; available: seed")
-    try:
-        generator = SeedGenerator(config.model.latent_dim, config.model.resolution, config.model.width)
-    except ValueError as exc:
-        raise GanforgeError(str(exc)) from exc
-    return generator_remedies(generator, config)
-
-
-def generator_remedies(generator: nn.Module, config: Config) -> nn.Module:
-    """The remedies that change G itself: BatchNorm dropped, spectral norm."""
-    if not config.remedies.g_batch_norm:
-        generator = without_batch_norm(generator)
-    return with_spectral_norm(generator) if choose(SPECTRAL_NORM, config.remedies.spectral_norm, "remedies.spectral_norm")[1] else generator
-
-
-def build_discriminator(config: Config) -> nn.Module:
-    r = config.remedies
-    discriminator = SeedDiscriminator(config.model.resolution, pack=r.pack, minibatch_std=r.minibatch_std, width=config.model.width)
-    return with_spectral_norm(discriminator) if choose(SPECTRAL_NORM, r.spectral_norm, "remedies.spectral_norm")[0] else discriminator
-
-
-BN_MODES = {"inference": False, "training": True}
-AMP = {"off": None, "bf16": torch.bfloat16, "fp16": torch.float16, "auto": None}  # autocast's dtype; auto: see below
-SPECTRAL_NORM = {"none": (False, False), "d": (True, False), "both": (True, True)}  # (on D, on G)
-
-
-def autocast_dtype(setting: str, device: torch.device) -> torch.dtype | None:
-    """train.amp's dtype; "auto" is bf16 where the hardware computes it natively (emulated bf16 is slower than fp32)."""
-    dtype = choose(AMP, setting, "train.amp")
-    if setting == "auto":
-        native = torch.cuda.is_bf16_supported() if device.type == "cuda" else torch.ops.mkldnn._is_mkldnn_bf16_supported()
-        dtype = torch.bfloat16 if native else None
-    return dtype
-
-
-def choose(table: dict, value: str, setting: str):
-    if value not in table:
-        raise GanforgeError(f"{setting} = {value!r} is not one of: {', '.join(table)}")
-    return table[value]
-
-
-def _check_remedies(config: Config) -> None:
-    r, t = config.remedies, config.train
-    if r.pack < 1 or r.d_steps < 1 or r.minibatch_std < 0:
-        raise GanforgeError("remedies.pack and remedies.d_steps must be >= 1, remedies.minibatch_std >= 0")
-    for name, group in (("remedies.pack", r.pack), ("remedies.minibatch_std", r.minibatch_std)):
-        if group > 1 and t.batch_size % group:
-            raise GanforgeError(f"{name} = {group} needs a batch size that is a multiple of it, not {t.batch_size}")
-
-
-def assemble_gan(config: Config, generator: nn.Module, discriminator: nn.Module, lr_g: float, lr_d: float, beta1: float) -> GAN:
-    """Optimizers, the preset's variants and the remedies around two networks, chosen here, once."""
-    t, o, r = config.train, config.optim, config.remedies
-    choose(PROCEDURES, t.procedure, "train.procedure")
-    _check_remedies(config)
-    penalties = ([R1(r.r1_gamma, r.r1_interval)] if r.r1_gamma else []) + ([GradientPenalty(r.gp_weight)] if r.gp_weight else [])
-    # fp16's narrow exponent range needs loss scaling (bf16's does not); a disabled scaler is the identity.
-    loss_scaling = choose(AMP, t.amp, "train.amp") is torch.float16
-    device = next(generator.parameters()).device.type
-    try:
-        return GAN(
-            generator,
-            discriminator,
-            opt_g=KerasAdam(generator.parameters(), lr=lr_g, beta1=beta1, beta2=o.beta2, eps=o.eps),
-            opt_d=KerasAdam(discriminator.parameters(), lr=lr_d, beta1=beta1, beta2=o.beta2, eps=o.eps),
-            objective=make_objective(t.loss, r.label_smoothing),
-            fakes_g_training=choose(BN_MODES, t.fakes_g_mode, "train.fakes_g_mode"),
-            frozen_d_training=choose(BN_MODES, t.frozen_d_mode, "train.frozen_d_mode"),
-            d_input=DInput(r.diffaugment, r.instance_noise, r.instance_noise_anneal),
-            penalties=penalties,
-            d_steps=r.d_steps,
-            ema=GeneratorEMA(generator, r.ema_half_life, t.batch_size),
-            scaler_d=torch.amp.GradScaler(device, enabled=loss_scaling),
-            scaler_g=torch.amp.GradScaler(device, enabled=loss_scaling),
-        )
-    except ValueError as exc:
-        raise GanforgeError(str(exc)) from exc
-
-
-def build_gan(config: Config, device: torch.device) -> GAN:
-    torch.manual_seed(config.train.seed)  # weight initialisation is part of the run's seed
-    # Channels-last: oneDNN's and cuDNN's fast layout for convolutions (1.2x per seed iteration on this CPU).
-    generator = build_generator(config).to(device, memory_format=torch.channels_last)
-    discriminator = build_discriminator(config).to(device, memory_format=torch.channels_last)
-    o = config.optim
-    return assemble_gan(config, generator, discriminator, o.lr_g, o.lr_d, o.beta1)
 
 
 def fixed_noise(config: Config, count: int = SAMPLE_GRID_SIZE) -> torch.Tensor:
     """The same z for every sample grid of a run, so grids show one run's progress frame by frame."""
     return torch.randn(count, config.model.latent_dim, generator=torch.Generator().manual_seed(config.train.seed + 1))
-
-
-def _flat(d: dict, prefix: str = "") -> dict:
-    out = {}
-    for k, v in d.items():
-        out.update(_flat(v, f"{prefix}{k}.") if isinstance(v, dict) else {f"{prefix}{k}": v})
-    return out
-
-
-def _check_same_experiment(saved: dict, current: dict, where: Path) -> None:
-    old, new = _flat(saved), _flat(current)
-    changed = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k) and k not in RESUMABLE_CHANGES)
-    if changed:
-        details = ", ".join(f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in changed)
-        raise GanforgeError(f"{where} holds a run with other settings ({details}); resume it with its own settings or use a new --out")
 
 
 @dataclass
@@ -200,46 +72,6 @@ class _TensorBoard:
     def close(self) -> None:
         if self.writer:
             self.writer.close()
-
-
-def _local(module: nn.Module) -> nn.Module:
-    """The network inside torch.compile's and DDP's wrappers: its state dict has no "_orig_mod." or "module." prefixes."""
-    module = getattr(module, "_orig_mod", module)
-    return module.module if isinstance(module, DistributedDataParallel) else module
-
-
-def _compile(gan: GAN) -> None:
-    """torch.compile each network (after DDP wrapping, as PyTorch recommends); D and its unwrapped self stay one
-    compiled module in a single process. Parameters, buffers and optimizers are shared with the eager modules."""
-    compiled = {}
-    for name in ("generator", "discriminator", "discriminator_local"):
-        module = getattr(gan, name)
-        setattr(gan, name, compiled.setdefault(id(module), torch.compile(module)))
-
-
-def _distribute(gan: GAN, world: World, sync_bn: bool, device: torch.device) -> None:
-    """Wrap each network in DDP (gradients averaged over processes); G's step uses D unwrapped: no D gradients."""
-    if world.size == 1:
-        return
-    if sync_bn:
-        synchronize_batch_norm(gan.generator)
-        synchronize_batch_norm(gan.discriminator)
-    gan.discriminator_local = gan.discriminator
-    gan.generator, gan.discriminator = world.wrap(gan.generator, device), world.wrap(gan.discriminator, device)
-
-
-def _restore(gan: GAN, noise: torch.Generator, state: dict) -> int:
-    _local(gan.generator).load_state_dict(state["generator"])
-    _local(gan.discriminator).load_state_dict(state["discriminator"])
-    gan.opt_g.load_state_dict(state["opt_g"])
-    gan.opt_d.load_state_dict(state["opt_d"])
-    gan.ema.load_state_dict(state.get("generator_ema"))
-    for name in ("scaler_d", "scaler_g"):
-        if state.get(name):  # absent in checkpoints of runs without fp16
-            getattr(gan, name).load_state_dict(state[name])
-    noise.set_state(state["rng"]["noise"])
-    torch.set_rng_state(state["rng"]["torch"])
-    return state["step"]
 
 
 class _LiveChecks:
@@ -315,13 +147,13 @@ def train(config: Config, run_dir: str | Path, *, progress: bool = True, log=pri
         saved, current = state["config"], config.to_dict()
         if state.get("imported"):  # an imported Keras model fixes the networks only; the rest is this run's
             saved, current = {"model": saved["model"]}, {"model": current["model"]}
-        _check_same_experiment(saved, current, run_dir)
-        step = _restore(gan, noise, state)
+        check_same_experiment(saved, current, run_dir)
+        step = restore_run_state(gan, noise, state)
         log(f"resuming {run_dir} from step {step} ({resume_from.name})")
     world.barrier()  # every process has read its checkpoint before the first writes (and prunes) any
-    _distribute(gan, world, config.train.sync_bn, device)
+    distribute(gan, world, config.train.sync_bn, device)
     if t.compile:
-        _compile(gan)
+        compile_networks(gan)
     metrics_path, diagnostics_path = run_dir / "metrics.jsonl", run_dir / "diagnostics.jsonl"
     if world.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -334,7 +166,7 @@ def train(config: Config, run_dir: str | Path, *, progress: bool = True, log=pri
             raise GanforgeError(f"iteration {step}: NaN or Inf in the weights, not saved; the last good checkpoint is "
                                 f"{last_checkpoint}. Try a lower learning rate.")
         if world.is_main:
-            ckpt.save_checkpoint(run_dir, _run_state(gan, config, step, noise), keep=t.keep_checkpoints)
+            ckpt.save_checkpoint(run_dir, run_state(gan, config, step, noise), keep=t.keep_checkpoints)
         world.barrier()  # no process goes on (or rolls back) before the checkpoint exists
         return ckpt.checkpoint_path(run_dir, step)
 
@@ -392,7 +224,7 @@ def train(config: Config, run_dir: str | Path, *, progress: bool = True, log=pri
                             f"iteration {step}: NaN or Inf again after {t.max_rollbacks} rollbacks in a row; stopped. "
                             f"The last good checkpoint is {last_checkpoint}. Try a lower learning rate."
                         )
-                    step = _restore(gan, noise, ckpt.load_checkpoint(last_checkpoint))
+                    step = restore_run_state(gan, noise, ckpt.load_checkpoint(last_checkpoint))
                     noise.manual_seed(t.seed + 1_000_003 * rollbacks)
                     for path in (metrics_path, diagnostics_path) if world.is_main else ():
                         _truncate_metrics(path, step)
@@ -435,7 +267,7 @@ def train(config: Config, run_dir: str | Path, *, progress: bool = True, log=pri
             log(f"interrupted at step {step} with NaN or Inf in the weights: not saved; the last good checkpoint is {last_checkpoint}")
         else:
             if world.is_main:  # no barrier: under torchrun the other processes may already be gone
-                last_checkpoint = ckpt.save_checkpoint(run_dir, _run_state(gan, config, step, noise), keep=t.keep_checkpoints)
+                last_checkpoint = ckpt.save_checkpoint(run_dir, run_state(gan, config, step, noise), keep=t.keep_checkpoints)
             log(f"interrupted at step {step}: checkpoint written to {last_checkpoint}; run the same command to resume")
         tensorboard.close()
         raise
@@ -468,24 +300,8 @@ def save_imported_run(run_dir: Path, generator: SeedGenerator, discriminator: Se
         gan.discriminator.load_state_dict(discriminator.state_dict())
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n")
-    state = _run_state(gan, config, 0, torch.Generator().manual_seed(config.train.seed))
+    state = run_state(gan, config, 0, torch.Generator().manual_seed(config.train.seed))
     return ckpt.save_checkpoint(run_dir, {**state, "imported": True}, keep=config.train.keep_checkpoints)
-
-
-def _run_state(gan: GAN, config: Config, step: int, noise: torch.Generator) -> dict:
-    """Everything resuming needs: weights, BN statistics, optimizer states, RNG states, step, config."""
-    return {
-        "step": step,
-        "config": config.to_dict(),
-        "generator": _local(gan.generator).state_dict(),
-        "discriminator": _local(gan.discriminator).state_dict(),
-        "opt_g": gan.opt_g.state_dict(),
-        "opt_d": gan.opt_d.state_dict(),
-        "generator_ema": gan.ema.state_dict(),  # None when the run keeps no average
-        "scaler_d": gan.scaler_d.state_dict(),  # {} unless fp16
-        "scaler_g": gan.scaler_g.state_dict(),
-        "rng": {"noise": noise.get_state(), "torch": torch.get_rng_state()},
-    }
 
 
 TIME_CHECK_EVERY = 10  # under torchrun: the clock's all-reduce waits for the GPU, so not every iteration

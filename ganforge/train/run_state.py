@@ -1,0 +1,68 @@
+"""A run's state in a checkpoint: what resuming needs, written and read back, and the check that a resumed run
+is the same experiment."""
+from pathlib import Path
+
+import torch
+
+from ..config import Config
+from ..errors import GanforgeError
+from .build import local
+from .procedure import GAN
+
+
+# Settings that may change when a run is resumed; any other difference means a different experiment.
+RESUMABLE_CHANGES = {
+    "train.iterations", "train.device", "train.log_every", "train.sample_every", "train.checkpoint_every",
+    "train.keep_checkpoints", "train.diagnose_every", "train.max_rollbacks", "train.compile", "train.max_minutes", "data.workers", "data.cache_dir",
+}
+
+
+
+def _flat(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        out.update(_flat(v, f"{prefix}{k}.") if isinstance(v, dict) else {f"{prefix}{k}": v})
+    return out
+
+
+def check_same_experiment(saved: dict, current: dict, where: Path) -> None:
+    old, new = _flat(saved), _flat(current)
+    changed = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k) and k not in RESUMABLE_CHANGES)
+    if changed:
+        details = ", ".join(f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in changed)
+        raise GanforgeError(f"{where} holds a run with other settings ({details}); resume it with its own settings or use a new --out")
+
+
+
+def run_state(gan: GAN, config: Config, step: int, noise: torch.Generator) -> dict:
+    """Everything resuming needs: weights, BN statistics, optimizer states, RNG states, step, config."""
+    return {
+        "step": step,
+        "config": config.to_dict(),
+        "generator": local(gan.generator).state_dict(),
+        "discriminator": local(gan.discriminator).state_dict(),
+        "opt_g": gan.opt_g.state_dict(),
+        "opt_d": gan.opt_d.state_dict(),
+        "generator_ema": gan.ema.state_dict(),  # None when the run keeps no average
+        "scaler_d": gan.scaler_d.state_dict(),  # {} unless fp16
+        "scaler_g": gan.scaler_g.state_dict(),
+        "rng": {"noise": noise.get_state(), "torch": torch.get_rng_state(),
+                "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else []},
+    }
+
+
+
+def restore_run_state(gan: GAN, noise: torch.Generator, state: dict) -> int:
+    local(gan.generator).load_state_dict(state["generator"])
+    local(gan.discriminator).load_state_dict(state["discriminator"])
+    gan.opt_g.load_state_dict(state["opt_g"])
+    gan.opt_d.load_state_dict(state["opt_d"])
+    gan.ema.load_state_dict(state.get("generator_ema"))
+    for name in ("scaler_d", "scaler_g"):
+        if state.get(name):  # absent in checkpoints of runs without fp16
+            getattr(gan, name).load_state_dict(state[name])
+    noise.set_state(state["rng"]["noise"])
+    torch.set_rng_state(state["rng"]["torch"])
+    if state["rng"].get("cuda") and torch.cuda.is_available():  # augmentation, instance noise, GP's mixing on a GPU
+        torch.cuda.set_rng_state_all(state["rng"]["cuda"])
+    return state["step"]
