@@ -28,6 +28,11 @@ def _run(args, capsys):
         (["generate", "--checkpoint", "/no/such/run", "--out", "OUT"], "no such checkpoint"),
         (["summary", "--resolution", "100"], "resolution 100 is not supported"),
         (["train", "--set", "model.width=0", "--out", "OUT"], "model.width must be at least 1"),
+        # choices are checked before any data is read: the typo is reported, not the missing folder
+        (["train", "--data", "/no/such/folder", "--set", "train.loss=logistc", "--out", "OUT"], "train.loss = 'logistc' is not one of"),
+        (["train", "--data", "/no/such/folder", "--set", "train.amp=fp8", "--out", "OUT"], "train.amp = 'fp8' is not one of"),
+        (["train", "--data", "/no/such/folder", "--set", "remedies.diffaugment=colour", "--out", "OUT"], "unknown op(s) ['colour']"),
+        (["train", "--data", "/no/such/folder", "--set", "remedies.spectral_norm=g", "--out", "OUT"], "remedies.spectral_norm = 'g'"),
     ],
 )
 def test_bad_input_is_one_clear_line_and_exit_code_2(tmp_path, capsys, args, message):

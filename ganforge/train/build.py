@@ -7,6 +7,7 @@ from torch.nn.parallel import DistributedDataParallel
 from ..config import Config
 from ..errors import GanforgeError
 from ..nets import SeedDiscriminator, SeedGenerator
+from ..nets.seed import discriminator_widths
 from ..nets.layers import with_spectral_norm, without_batch_norm
 from .augment import DInput
 from .distributed import World, synchronize_batch_norm
@@ -80,6 +81,27 @@ def check_remedies(config: Config) -> None:
     for name, group in (("remedies.pack", r.pack), ("remedies.minibatch_std", r.minibatch_std)):
         if group > 1 and t.batch_size % group:
             raise GanforgeError(f"{name} = {group} needs a batch size that is a multiple of it, not {t.batch_size}")
+
+
+def check_choices(config: Config) -> None:
+    """Every named choice and remedy setting, checked before any data is decoded: a typo in --set fails in a
+    second, with the setting's name and its choices, not after a folder of images has been read."""
+    t, r = config.train, config.remedies
+    if config.model.arch != "seed":
+        raise GanforgeError(f"unknown architecture {config.model.arch!r}; available: seed")
+    for table, value, setting in ((PROCEDURES, t.procedure, "train.procedure"), (AMP, t.amp, "train.amp"),
+                                  (BN_MODES, t.fakes_g_mode, "train.fakes_g_mode"), (BN_MODES, t.frozen_d_mode, "train.frozen_d_mode"),
+                                  (SPECTRAL_NORM, r.spectral_norm, "remedies.spectral_norm")):
+        choose(table, value, setting)
+    check_remedies(config)
+    try:
+        make_objective(t.loss, r.label_smoothing)
+        DInput(r.diffaugment, r.instance_noise, r.instance_noise_anneal)
+        if r.r1_gamma:
+            R1(r.r1_gamma, r.r1_interval)
+        discriminator_widths(config.model.resolution, config.model.width)
+    except ValueError as exc:
+        raise GanforgeError(str(exc)) from exc
 
 
 def assemble_gan(config: Config, generator: nn.Module, discriminator: nn.Module, lr_g: float, lr_d: float, beta1: float) -> GAN:

@@ -18,7 +18,7 @@ from ..errors import GanforgeError
 from ..nets import SeedDiscriminator, SeedGenerator
 from ..viz import plot_losses, save_grid
 from . import checkpoint as ckpt
-from .build import PROCEDURES, autocast_dtype, build_gan, compile_networks, distribute, resolve_device
+from .build import PROCEDURES, autocast_dtype, build_gan, check_choices, compile_networks, distribute, resolve_device
 from .diagnosis import TrainingMonitor, all_finite, diversity
 from .distributed import World, world_from_environment
 from .interrupts import DeferredInterrupts, ForcedInterrupt
@@ -123,6 +123,7 @@ def train(config: Config, run_dir: str | Path, *, progress: bool = True, log=pri
     if not world.is_main:  # only the first process talks and writes
         log, progress = (lambda *_: None), False
     device = resolve_device(t.device, world)
+    check_choices(config)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # fixed shapes every iteration: let cuDNN pick its fastest kernels
     images = load_images(config.data, config.model.resolution, log=log)
