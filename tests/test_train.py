@@ -294,3 +294,26 @@ def test_a_torn_last_log_line_does_not_block_a_resume(tmp_path):
     assert resumed.step == 4
     steps = [json.loads(line)["step"] for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert steps == [1, 2, 3, 4]
+
+
+def test_an_imported_run_trains_on_under_another_preset_with_that_presets_settings(tmp_path):
+    """The Keras import fixes the networks only: `stable` on it gets its own beta1 and an EMA starting from G."""
+    from ganforge.nets import SeedDiscriminator, SeedGenerator
+    from ganforge.train.loop import save_imported_run
+
+    torch.manual_seed(5)
+    generator, discriminator = SeedGenerator(8, 32), SeedDiscriminator(32)
+    save_imported_run(tmp_path / "run", generator, discriminator)
+    settings = {"model.resolution": 32, "model.latent_dim": 8, "train.batch_size": 2, "train.iterations": 1,
+                "data.shapes_size": 4, "train.diagnose_every": 0, "train.sample_every": 0}
+    train(load_config("stable", overrides=settings), tmp_path / "run", progress=False, log=lambda *_: None)
+    state = ckpt.load_checkpoint(tmp_path / "run")
+    assert state["step"] == 1
+    assert {g["betas"][0] for g in state["opt_g"]["param_groups"] + state["opt_d"]["param_groups"]} == {0.5}
+    ema_first = state["generator_ema"]["mapping.0.weight"]
+    start = generator.state_dict()["mapping.0.weight"]
+    assert not torch.equal(state["generator"]["mapping.0.weight"], start)  # G trained ...
+    assert (ema_first - start).abs().max() < (state["generator"]["mapping.0.weight"] - start).abs().max()  # ... its average started at G
+    with pytest.raises(GanforgeError, match="do not fit this run's settings"):
+        save_imported_run(tmp_path / "other", generator, discriminator)
+        train(load_config("seed", overrides={**settings, "remedies.spectral_norm": "d"}), tmp_path / "other", progress=False, log=lambda *_: None)

@@ -23,7 +23,7 @@ from .diagnosis import TrainingMonitor, all_finite, diversity
 from .distributed import World, world_from_environment
 from .interrupts import DeferredInterrupts, ForcedInterrupt
 from .optim import linear_decay, set_learning_rate
-from .run_state import check_same_experiment, restore_run_state, run_state
+from .run_state import check_same_experiment, restore_imported_networks, restore_run_state, run_state
 
 SAMPLE_GRID_SIZE = 64
 
@@ -149,7 +149,7 @@ def train(config: Config, run_dir: str | Path, *, progress: bool = True, log=pri
         if state.get("imported"):  # an imported Keras model fixes the networks only; the rest is this run's
             saved, current = {"model": saved["model"]}, {"model": current["model"]}
         check_same_experiment(saved, current, run_dir)
-        step = restore_run_state(gan, noise, state)
+        step = restore_imported_networks(gan, state) if state.get("imported") else restore_run_state(gan, noise, state)
         log(f"resuming {run_dir} from step {step} ({resume_from.name})")
     world.barrier()  # every process has read its checkpoint before the first writes (and prunes) any
     distribute(gan, world, config.train.sync_bn, device)

@@ -66,3 +66,19 @@ def restore_run_state(gan: GAN, noise: torch.Generator, state: dict) -> int:
     if state["rng"].get("cuda") and torch.cuda.is_available():  # augmentation, instance noise, GP's mixing on a GPU
         torch.cuda.set_rng_state_all(state["rng"]["cuda"])
     return state["step"]
+
+
+def restore_imported_networks(gan: GAN, state: dict) -> int:
+    """An imported Keras model fixes the networks only: the optimizers (so --lr and --beta1), G's average (it starts
+    from G) and the random streams are this run's own. Returns the step, 0."""
+    try:
+        local(gan.generator).load_state_dict(state["generator"])
+        local(gan.discriminator).load_state_dict(state["discriminator"])
+    except RuntimeError as exc:
+        raise GanforgeError(
+            "the imported networks do not fit this run's settings: a remedy that changes a network's layers "
+            "(remedies.spectral_norm, g_batch_norm, pack, minibatch_std) cannot apply to them "
+            f"({str(exc).splitlines()[0]})") from exc
+    if gan.ema.enabled:
+        gan.ema.load_state_dict(local(gan.generator).state_dict())
+    return state["step"]
