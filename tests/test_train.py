@@ -317,3 +317,44 @@ def test_an_imported_run_trains_on_under_another_preset_with_that_presets_settin
     with pytest.raises(GanforgeError, match="do not fit this run's settings"):
         save_imported_run(tmp_path / "other", generator, discriminator)
         train(load_config("seed", overrides={**settings, "remedies.spectral_norm": "d"}), tmp_path / "other", progress=False, log=lambda *_: None)
+
+
+def test_a_full_disk_during_a_checkpoint_is_one_clear_error_and_the_run_resumes_later(tmp_path):
+    """A real write limit (RLIMIT_FSIZE, what `ulimit -f` sets; Python ignores SIGXFSZ, so writes fail with EFBIG)."""
+    import resource
+
+    config = _config(**{"train.iterations": 4, "train.sample_every": 0, "train.diagnose_every": 0})
+    with pytest.raises(Killed):
+        train(config, tmp_path, progress=False, log=lambda *_: None, on_step=_kill_at(3))
+    before = ckpt.list_checkpoints(tmp_path)
+    assert [ckpt.checkpoint_step(p) for p in before] == [0, 2]
+    limits = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (before[-1].stat().st_size // 2, limits[1]))
+    try:
+        with pytest.raises(GanforgeError, match=r"checkpoint-00000004.pt: could not be written .*checkpoint-00000002.pt, is intact"):
+            train(config, tmp_path, progress=False, log=lambda *_: None)
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, limits)
+    assert ckpt.list_checkpoints(tmp_path) == before and not list((tmp_path / "checkpoints").glob(".*tmp*"))
+    assert ckpt.load_checkpoint(tmp_path)["step"] == 2
+    assert train(config, tmp_path, progress=False, log=lambda *_: None).step == 4  # space again: it goes on
+
+
+def test_a_truncated_newest_checkpoint_falls_back_to_the_one_before(tmp_path):
+    config = _config(**{"train.iterations": 6})
+    straight = train(config, tmp_path / "straight", progress=False, log=lambda *_: None)
+    with pytest.raises(Killed):
+        train(config, tmp_path / "run", progress=False, log=lambda *_: None, on_step=_kill_at(5))
+    newest = ckpt.list_checkpoints(tmp_path / "run")[-1]
+    assert ckpt.checkpoint_step(newest) == 4
+    newest.write_bytes(newest.read_bytes()[: newest.stat().st_size // 3])  # truncated by hand
+    messages = []
+    resumed = train(config, tmp_path / "run", progress=False, log=messages.append)
+    assert any("warning:" in m and "checkpoint-00000004.pt" in m for m in messages), messages
+    assert any("from step 2" in m for m in messages)
+    a, b = _final_state(straight.run_dir), _final_state(resumed.run_dir)
+    assert all(torch.equal(a["generator"][k], b["generator"][k]) for k in a["generator"])
+    for path in ckpt.list_checkpoints(tmp_path / "run"):
+        path.write_bytes(b"")
+    with pytest.raises(GanforgeError, match="none of its 3 checkpoints can be read"):
+        train(config, tmp_path / "run", progress=False, log=lambda *_: None)

@@ -38,14 +38,37 @@ def save_checkpoint(run_dir: Path, state: dict, keep: int) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     final = checkpoint_path(run_dir, state["step"])
     temporary = folder / f".{final.name}.tmp{os.getpid()}"
-    with open(temporary, "wb") as f:
-        torch.save({"format": FORMAT, **state}, f)
-        f.flush()
-        os.fsync(f.fileno())
+    try:
+        with open(temporary, "wb") as f:
+            torch.save({"format": FORMAT, **state}, f)
+            f.flush()
+            os.fsync(f.fileno())
+    except (OSError, RuntimeError) as exc:  # a full disk or a file-size limit; torch.save wraps some as RuntimeError
+        temporary.unlink(missing_ok=True)
+        previous = list_checkpoints(run_dir)
+        kept = f"the last checkpoint, {previous[-1]}, is intact" if previous else "no earlier checkpoint exists"
+        raise GanforgeError(f"{final}: could not be written ({_first_line(exc)}); {kept}. "
+                            "Free some space and run the same command to resume") from exc
     os.replace(temporary, final)
     for old in list_checkpoints(run_dir)[:-keep] if keep > 0 else []:
         old.unlink(missing_ok=True)
     return final
+
+
+def newest_readable(run_dir: Path, log) -> tuple[int, dict | None]:
+    """The newest checkpoint that loads, as (step, state); (-1, None) for a run with none. A damaged one (a
+    truncated file, a disk error) is passed over with a warning naming it. Checkpoints that all fail to load
+    are an error, not a fresh start that would overwrite them."""
+    found = list_checkpoints(run_dir)
+    for path in reversed(found):
+        try:
+            return checkpoint_step(path), load_checkpoint(path)
+        except GanforgeError as exc:
+            log(f"warning: {exc}; trying the checkpoint before it")
+    if found:
+        raise GanforgeError(f"{checkpoint_dir(run_dir)}: none of its {len(found)} checkpoints can be read; "
+                            "move them aside to start afresh, or use another --out")
+    return -1, None
 
 
 def resolve_checkpoint(path: str | Path) -> Path:
@@ -67,9 +90,13 @@ def load_checkpoint(path: str | Path, map_location="cpu") -> dict:
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:
-        raise GanforgeError(f"{path}: refused: loading it would run code or it is not a ganforge checkpoint ({str(exc).splitlines()[0]})") from exc
+        raise GanforgeError(f"{path}: refused: loading it would run code or it is not a ganforge checkpoint ({_first_line(exc)})") from exc
     except (RuntimeError, EOFError, OSError, ValueError) as exc:
-        raise GanforgeError(f"{path}: not a readable checkpoint, damaged or truncated ({str(exc).splitlines()[0]})") from exc
+        raise GanforgeError(f"{path}: not a readable checkpoint, damaged or truncated ({_first_line(exc)})") from exc
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise GanforgeError(f"{path}: not a ganforge checkpoint (no '{FORMAT}' marker)")
     return state
+
+
+def _first_line(exc: Exception) -> str:
+    return (str(exc).splitlines() or [type(exc).__name__])[0]

@@ -138,13 +138,13 @@ def train(config: Config, run_dir: str | Path, *, progress: bool = True, log=pri
     gan = build_gan(config, device)
     noise = torch.Generator().manual_seed(t.seed)
     step = 0
-    found = ckpt.list_checkpoints(run_dir)
-    # Every process resumes from the checkpoint the first one found (a lagging shared file system could show
-    # the others another list, or none).
-    resume_step = world.first_process_value(ckpt.checkpoint_step(found[-1]) if found else -1)
+    # Every process resumes from the checkpoint the first one found and read (a lagging shared file system could
+    # show the others another list, or none).
+    found_step, state = ckpt.newest_readable(run_dir, log) if world.is_main else (-1, None)
+    resume_step = world.first_process_value(found_step)
     resume_from = ckpt.checkpoint_path(run_dir, resume_step) if resume_step >= 0 else None
     if resume_from:
-        state = ckpt.load_checkpoint(resume_from)
+        state = state or ckpt.load_checkpoint(resume_from)
         saved, current = state["config"], config.to_dict()
         if state.get("imported"):  # an imported Keras model fixes the networks only; the rest is this run's
             saved, current = {"model": saved["model"]}, {"model": current["model"]}
