@@ -358,3 +358,45 @@ def test_a_truncated_newest_checkpoint_falls_back_to_the_one_before(tmp_path):
         path.write_bytes(b"")
     with pytest.raises(GanforgeError, match="none of its 3 checkpoints can be read"):
         train(config, tmp_path / "run", progress=False, log=lambda *_: None)
+
+
+def test_ten_sigkills_then_the_same_command_end_bitwise_equal_to_an_uninterrupted_run(tmp_path):
+    """`kill -9` at 10 random points of one run (mid-iteration, mid-checkpoint, mid-log line: wherever the
+    process is when its log reaches the drawn step), each followed by the same command."""
+    import random
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    args = ["--resolution", "32", "--latent-dim", "8", "--batch-size", "4", "--iterations", "30", "--sample-every", "0",
+            "--no-progress", "--set", "model.width=16", "--set", "data.shapes_size=24", "--set", "train.checkpoint_every=3",
+            "--set", "train.log_every=1", "--set", "train.diagnose_every=0"]
+
+    def command(out):
+        return [sys.executable, "-m", "ganforge", "train", *args, "--out", str(out)]
+
+    def logged_step(out):
+        try:
+            lines = (out / "metrics.jsonl").read_text().splitlines()
+            return json.loads(lines[-1])["step"] if lines else 0
+        except (OSError, ValueError):
+            return 0
+
+    subprocess.run(command(tmp_path / "straight"), check=True, capture_output=True)
+    run = tmp_path / "killed"
+    kills = sorted(random.Random(7).sample(range(1, 30), 10))
+    for target in kills:
+        process = subprocess.Popen(command(run), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        while logged_step(run) < target and process.poll() is None:
+            time.sleep(0.005)
+        process.send_signal(signal.SIGKILL)
+        assert process.wait() == -signal.SIGKILL, f"the run ended before its kill at step {target}"
+    subprocess.run(command(run), check=True, capture_output=True)
+    a, b = _final_state(tmp_path / "straight"), _final_state(run)
+    assert a["step"] == b["step"] == 30
+    for part in ("generator", "discriminator"):
+        for key in a[part]:
+            assert torch.equal(a[part][key], b[part][key]), f"{part}.{key} differs after 10 kills"
+    steps = [json.loads(line)["step"] for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert steps == list(range(1, 31))
