@@ -204,3 +204,24 @@ def test_training_tensor_scaling():
     tensor = to_training_tensor(pixels)
     assert tensor.shape == (1, 3, 1, 1)
     np.testing.assert_allclose(tensor.flatten().numpy(), [-1.0, 1.0, 127 / 127.5 - 1], atol=1e-6)
+
+
+def _decoded_unless_it_kills_its_process(item):
+    """A decoder that dies like a process taken by the out-of-memory killer, on one file."""
+    import signal
+
+    from ganforge.data.images import decode_item
+
+    if item[0].endswith("image-0040.png"):
+        os.kill(os.getpid(), signal.SIGKILL)
+    return decode_item(item)
+
+
+def test_a_decoding_worker_killed_mid_way_is_a_clear_error_not_a_hang(tmp_path, monkeypatch):
+    import ganforge.data as data
+
+    for i in range(80):  # enough for worker processes (64 or more)
+        _solid("RGB", (i, 10, 10)).save(tmp_path / f"image-{i:04d}.png")
+    monkeypatch.setattr(data, "decode_item", _decoded_unless_it_kills_its_process)
+    with pytest.raises(GanforgeError, match="a process decoding its images died .* data.workers=1"):
+        load_images(DataConfig(source=str(tmp_path), workers=2), RES, log=lambda *_: None)

@@ -2,6 +2,8 @@
 import os
 import sys
 from dataclasses import dataclass
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import get_context
 from pathlib import Path
 
@@ -100,7 +102,7 @@ def _load_files(source: Path, resolution: int, cache_dir: Path, workers: int, lo
             log(f"{len(meta['skipped'])} file(s) of {source} were skipped when first decoded (unreadable)")
         return ImageSet(pixels, None, source.name, skipped=len(meta["skipped"]))
 
-    pixels, skipped = _decode_all(items, workers)
+    pixels, skipped = _decode_all(items, workers, source)
     for name, reason in skipped:
         log(f"warning: skipping {name}: {reason}")
     if len(pixels) == 0:
@@ -113,13 +115,21 @@ def _load_files(source: Path, resolution: int, cache_dir: Path, workers: int, lo
     return ImageSet(array, None, source.name, skipped=len(skipped))
 
 
-def _decode_all(items: list, workers: int) -> tuple[list[np.ndarray], list[tuple[str, str]]]:
+def _decode_all(items: list, workers: int, source: Path) -> tuple[list[np.ndarray], list[tuple[str, str]]]:
     """Decode in parallel worker processes; keep the input order so a dataset is the same on every run."""
     workers = workers or os.cpu_count() or 1
     progress = dict(total=len(items), desc="decoding", unit="img", disable=not sys.stderr.isatty() or len(items) < 64)
     if workers > 1 and len(items) >= 64:
-        with get_context("spawn" if sys.platform == "darwin" else "fork").Pool(workers) as pool:
-            results = list(tqdm(pool.imap(decode_item, items, chunksize=16), **progress))
+        # An executor, not multiprocessing.Pool: a worker that dies (the out-of-memory killer) breaks it with an
+        # error, where a Pool waits forever for the lost task.
+        context = get_context("spawn" if sys.platform == "darwin" else "fork")
+        try:
+            with ProcessPoolExecutor(workers, mp_context=context) as pool:
+                results = list(tqdm(pool.map(decode_item, items, chunksize=16), **progress))
+        except BrokenProcessPool as exc:
+            raise GanforgeError(
+                f"{source}: a process decoding its images died (killed, perhaps by the out-of-memory killer); "
+                "try fewer at once with --set data.workers=1") from exc
     else:
         results = [decode_item(item) for item in tqdm(items, **progress)]
     pixels, skipped = [], []
