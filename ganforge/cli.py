@@ -60,12 +60,19 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     gen = commands.add_parser("generate", help="sample images from a checkpoint")
-    gen.add_argument("--checkpoint", required=True, help="a run folder (its latest checkpoint) or a checkpoint file")
+    source = gen.add_mutually_exclusive_group(required=True)
+    source.add_argument("--checkpoint", help="a run folder (its latest checkpoint) or a checkpoint file")
+    source.add_argument("--model", help="a generator exported with `ganforge export --format safetensors`")
     gen.add_argument("-n", type=int, default=64, help="how many images")
     gen.add_argument("--out", required=True, help="folder for the PNGs")
     gen.add_argument("--grid", action="store_true", help="one grid.png instead of one file per image")
     gen.add_argument("--seed", type=int, default=0)
     gen.add_argument("--device", default="auto")
+
+    export = commands.add_parser("export", help="write a run's generator as safetensors or ONNX, for use without ganforge")
+    export.add_argument("run", help="a run folder (its latest checkpoint) or a checkpoint file")
+    export.add_argument("--format", required=True, help="safetensors or onnx")
+    export.add_argument("--out", required=True, help="folder for generator.safetensors / generator.onnx")
 
     summary = commands.add_parser("summary", help="print the networks' layers, output shapes and parameter counts")
     summary.add_argument("--preset", default="seed")
@@ -155,8 +162,15 @@ def cmd_generate(args) -> None:
 
     if args.n < 1:
         raise GanforgeError("-n must be at least 1")
-    paths = generate(args.checkpoint, args.n, args.out, seed=args.seed, grid=args.grid, device=resolve_device(args.device))
+    paths = generate(args.checkpoint or args.model, args.n, args.out, seed=args.seed, grid=args.grid, device=resolve_device(args.device))
     print(f"wrote {paths[0]}" if len(paths) == 1 else f"wrote {len(paths)} images to {args.out}")
+
+
+def cmd_export(args) -> None:
+    from .export import export
+
+    path = export(args.run, args.format, args.out)
+    print(f"wrote {path} ({path.stat().st_size / 2**20:.1f} MiB)")
 
 
 def cmd_summary(args) -> None:
@@ -240,7 +254,7 @@ def cmd_presets(args) -> None:
         print(f"{name:<{width}}  {settings.get('about', '')}")
 
 
-COMMANDS = {"train": cmd_train, "generate": cmd_generate, "eval": cmd_eval, "bench": cmd_bench, "summary": cmd_summary, "import-keras": cmd_import_keras, "sweep": cmd_sweep, "presets": cmd_presets}
+COMMANDS = {"train": cmd_train, "generate": cmd_generate, "export": cmd_export, "eval": cmd_eval, "bench": cmd_bench, "summary": cmd_summary, "import-keras": cmd_import_keras, "sweep": cmd_sweep, "presets": cmd_presets}
 
 
 def main(argv: list[str] | None = None) -> int:

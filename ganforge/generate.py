@@ -18,10 +18,21 @@ def load_generator(checkpoint: str | Path, device: torch.device | str = "cpu"):
     return generator.to(device).eval(), config, state["step"]
 
 
+def load_any_generator(source: str | Path, device: torch.device | str = "cpu"):
+    """G from a run folder or checkpoint, or from a generator exported as .safetensors."""
+    if Path(source).suffix == ".safetensors":
+        from .export import load_safetensors_generator
+
+        generator, config, step = load_safetensors_generator(source)
+        return generator.to(device), config, step
+    return load_generator(source, device)
+
+
 @torch.no_grad()
-def generate(checkpoint: str | Path, count: int, out_dir: str | Path, seed: int = 0, grid: bool = False, device="cpu") -> list[Path]:
-    """Write `count` samples as PNGs (or one grid.png). G runs in inference mode, as the seed's G.predict."""
-    generator, config, _ = load_generator(checkpoint, device)
+def generate(source: str | Path, count: int, out_dir: str | Path, seed: int = 0, grid: bool = False, device="cpu") -> list[Path]:
+    """Write `count` samples as PNGs (or one grid.png) from a run, a checkpoint or an exported .safetensors G.
+    G runs in inference mode, as the seed's G.predict."""
+    generator, config, _ = load_any_generator(source, device)
     z = torch.randn(count, config.model.latent_dim, generator=torch.Generator().manual_seed(seed))
     images = torch.cat([generator(chunk.to(device)).cpu() for chunk in z.split(256)])
     out_dir = Path(out_dir)

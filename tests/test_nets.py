@@ -72,17 +72,18 @@ def test_phase_decomposed_upsampling_computes_what_upsample_then_conv_computes(r
     from ganforge.nets.upsample_conv import phase_kernels
 
     torch.manual_seed(0)
-    g = SeedGenerator(16, resolution).train()
-    z = torch.randn(3, 16)
+    # float64: in float32 the 128 px gradients differ by 1e-3 relative on some CPUs (CI's), from summation order alone
+    g = SeedGenerator(16, resolution).double().train()
+    z = torch.randn(3, 16, dtype=torch.float64)
     fused = g(z)
     fused_grads = torch.autograd.grad(fused.square().sum(), list(g.parameters()))
     g.fused_upsampling = False  # the layers as written: nn.Upsample, then the 5x5 conv
     plain = g(z)
     plain_grads = torch.autograd.grad(plain.square().sum(), list(g.parameters()))
-    torch.testing.assert_close(fused, plain, rtol=0, atol=1e-5)
+    torch.testing.assert_close(fused, plain, rtol=0, atol=1e-12)
     names = [name for name, _ in g.named_parameters()]
     for name, a, b in zip(names, fused_grads, plain_grads):  # in norm: BN over 3 samples makes single entries ill-conditioned
         if name == "mapping.4.bias" or (name.startswith("blocks.") and name.endswith(".0.bias")):
             continue  # biases feeding a BN: their exact gradient is 0, both sides hold rounding noise
-        assert (a - b).norm() <= 1e-4 * b.norm() + 1e-7, name
+        assert (a - b).norm() <= 1e-9 * b.norm() + 1e-12, name
     assert phase_kernels(torch.ones(1, 1, 5, 5)).sum().item() == 4 * 25  # every tap lands in each phase once

@@ -1,0 +1,101 @@
+"""A trained generator out of ganforge: safetensors (its weights and config, loaded without running any code) or
+ONNX (runs wherever onnxruntime does, with no ganforge and no PyTorch). G only, in inference mode: its weight
+average (EMA) when the run kept one.
+
+Both files carry the same metadata: what a sampler needs (latent size, resolution, output range and layout) and
+where the weights came from (step, the run's config, ganforge's version)."""
+import json
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+import torch
+
+from .config import Config
+from .errors import GanforgeError
+from .generate import load_generator
+from .train.build import build_generator
+from .train.checkpoint import resolve_checkpoint
+
+FORMATS = ("safetensors", "onnx")
+MARKER = "ganforge-generator-1"
+ONNX_OPSET = 18
+
+
+def _ganforge_version() -> str:
+    try:
+        return version("ganforge")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def metadata(config: Config, step: int) -> dict[str, str]:
+    """String keys and values: what safetensors' header and ONNX's metadata_props hold."""
+    return {
+        "format": MARKER,
+        "latent_dim": str(config.model.latent_dim),
+        "resolution": str(config.model.resolution),
+        "output": "images (batch, 3, resolution, resolution), RGB in [-1, 1]; z ~ N(0, 1) of shape (batch, latent_dim)",
+        "step": str(step),
+        "ganforge_version": _ganforge_version(),
+        "config": json.dumps(config.to_dict()),
+    }
+
+
+def export(run: str | Path, fmt: str, out_dir: str | Path) -> Path:
+    """Write the run's G (its latest checkpoint) as OUT/generator.safetensors or OUT/generator.onnx."""
+    if fmt not in FORMATS:
+        raise GanforgeError(f"--format {fmt!r} is not one of: {', '.join(FORMATS)}")
+    generator, config, step = load_generator(resolve_checkpoint(run))
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"generator.{fmt}"
+    info = metadata(config, step)
+    if fmt == "safetensors":
+        from safetensors.torch import save_file
+
+        save_file({k: v.contiguous() for k, v in generator.state_dict().items()}, str(path), metadata=info)
+    else:
+        _export_onnx(generator, config, info, path)
+    return path
+
+
+def _export_onnx(generator: torch.nn.Module, config: Config, info: dict, path: Path) -> None:
+    try:
+        import onnx
+    except ImportError as exc:
+        raise GanforgeError("ONNX export needs onnx and onnxscript: pip install -e '.[export]' in a ganforge checkout") from exc
+    z = torch.zeros(2, config.model.latent_dim)
+    batch = torch.export.Dim("batch", min=1)
+    # PyTorch's exporter from torch.export; the batch dimension stays free, so one file serves any batch size
+    torch.onnx.export(generator, (z,), str(path), input_names=["z"], output_names=["images"],
+                      dynamic_shapes=({0: batch},), opset_version=ONNX_OPSET, dynamo=True, verbose=False)
+    model = onnx.load(str(path))
+    for key, value in info.items():
+        entry = model.metadata_props.add()
+        entry.key, entry.value = key, value
+    onnx.save(model, str(path))
+
+
+def load_safetensors_generator(path: str | Path) -> tuple[torch.nn.Module, Config, int]:
+    """G from an exported .safetensors file, rebuilt from the config in its metadata; nothing is unpickled."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file, safe_open
+
+    path = Path(path)
+    if not path.is_file():
+        raise GanforgeError(f"{path}: no such file")
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            info = f.metadata() or {}
+        weights = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise GanforgeError(f"{path}: not a readable safetensors file ({exc})") from exc
+    if info.get("format") != MARKER:
+        raise GanforgeError(f"{path}: a safetensors file, but not a ganforge generator (no '{MARKER}' in its metadata)")
+    config = Config.from_dict(json.loads(info["config"]), f"{path} metadata")
+    generator = build_generator(config)
+    try:
+        generator.load_state_dict(weights)
+    except RuntimeError as exc:
+        raise GanforgeError(f"{path}: its weights do not fit the generator its metadata describes ({str(exc).splitlines()[0]})") from exc
+    return generator.eval(), config, int(info["step"])
