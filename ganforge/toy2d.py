@@ -22,7 +22,7 @@ from .errors import GanforgeError
 from .nets.layers import with_spectral_norm
 from .nets.toy import ToyDiscriminator, ToyGenerator
 from .train.build import PROCEDURES, SPECTRAL_NORM, assemble_gan, choose, generator_remedies
-from .train.optim import linear_decay, set_learning_rate
+from .train.optim import DecaySchedule, set_learning_rate
 from .train.procedure import GAN
 
 EVAL_SAMPLES = 2500
@@ -72,9 +72,10 @@ def train_one(config: Config, dataset: str, seed: int, iterations: int, lr: floa
     rates = [(optimizer, optimizer.param_groups[0]["lr"]) for optimizer in (gan.opt_g, gan.opt_d)]
     rng = torch.Generator().manual_seed(seed)
     d_batch = batch * gan.d_steps
+    schedule = DecaySchedule.fresh(iterations, config.optim.lr_decay)
     for step in range(iterations):
         for optimizer, rate in rates:
-            set_learning_rate(optimizer, rate * linear_decay(step, iterations, config.optim.lr_decay))
+            set_learning_rate(optimizer, rate * schedule.factor(step))
         iteration(gan, data.sample(d_batch, rng), torch.randn(d_batch, 2, generator=rng), torch.randn(batch, 2, generator=rng), step)
     with torch.no_grad():
         points = gan.ema.module.eval()(torch.randn(EVAL_SAMPLES, 2, generator=rng)).numpy()

@@ -215,16 +215,75 @@ def test_a_time_limit_stops_with_a_checkpoint_and_the_same_command_goes_on(tmp_p
 
 
 def test_learning_rates_decay_linearly_to_zero_over_the_runs_last_fraction(tmp_path):
-    from ganforge.train.optim import linear_decay
+    from ganforge.train.optim import DecaySchedule
 
-    assert [linear_decay(s, 10, 0.4) for s in range(10)] == pytest.approx([1, 1, 1, 1, 1, 1, 1.0, 0.75, 0.5, 0.25])
-    assert {linear_decay(s, 10, 0.0) for s in range(10)} == {1.0}
+    assert [DecaySchedule.fresh(10, 0.4).factor(s) for s in range(10)] == pytest.approx([1, 1, 1, 1, 1, 1, 1.0, 0.75, 0.5, 0.25])
+    assert {DecaySchedule.fresh(10, 0.0).factor(s) for s in range(10)} == {1.0}
     run = train(_config(**{"optim.lr_decay": 0.5, "train.diagnose_every": 0}), tmp_path, progress=False, log=lambda *_: None)
     state = ckpt.load_checkpoint(run.last_checkpoint)
     lr = load_config("seed").optim.lr_g
     # The last iteration (step 5 of 6) ran at lr * (6 - 5) / 3.
     assert state["opt_g"]["param_groups"][0]["lr"] == pytest.approx(lr / 3)
     assert state["opt_d"]["param_groups"][0]["lr"] == pytest.approx(lr / 3)
+
+
+def test_a_longer_or_shorter_run_on_resume_never_makes_the_learning_rate_jump():
+    from ganforge.train.optim import DecaySchedule
+
+    def factors(schedule, steps):
+        return [schedule.factor(s) for s in steps]
+
+    # Mid-decay (step 4 of 6, decay over the last 3): from 2/3 at step 4 straight on to 0 at the new end, 10.
+    longer = DecaySchedule.fresh(6, 0.5).extended_to(10, 0.5, 4)
+    assert factors(longer, range(4, 10)) == pytest.approx([2 / 3 * (10 - s) / 6 for s in range(4, 10)])
+    # Before the decay (step 2): the new run's own decay, over its last 5 of 10.
+    assert factors(DecaySchedule.fresh(6, 0.5).extended_to(10, 0.5, 2), range(2, 10)) == pytest.approx([1, 1, 1, 1, 0.8, 0.6, 0.4, 0.2])
+    # Shorter, where the new run's decay should already have begun (20 -> 12 at step 8): from 1 at step 8 to 0 at 12.
+    assert factors(DecaySchedule.fresh(20, 0.5).extended_to(12, 0.5, 8), range(8, 12)) == pytest.approx([1, 0.75, 0.5, 0.25])
+    with pytest.raises(ValueError, match="reached 0 at step 6"):  # a finished decay cannot be lengthened
+        DecaySchedule.fresh(6, 0.5).extended_to(10, 0.5, 6)
+
+
+def test_resume_with_more_iterations_continues_the_decay_from_where_it_was(tmp_path):
+    lr = load_config("seed").optim.lr_g
+    config = _config(**{"optim.lr_decay": 0.5, "train.diagnose_every": 0})
+    with pytest.raises(Killed):
+        train(config, tmp_path, progress=False, log=lambda *_: None, on_step=_kill_at(5))  # checkpoint at step 4
+    lines = []
+    longer = train(_config(**{"optim.lr_decay": 0.5, "train.diagnose_every": 0, "train.iterations": 10}), tmp_path,
+                   progress=False, log=lines.append)
+    assert longer.step == 10 and any("reach 0 at step 10" in line for line in lines)
+    rates = [json.loads(line)["lr_g"] for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    # iterations 0-3 as in the 6-iteration run (its decay: 1 at 3, 2/3 at 4), then from 2/3 at 4 down to 0 at 10
+    assert rates == pytest.approx([lr] * 4 + [lr * 2 / 3 * (10 - s) / 6 for s in range(4, 10)])
+    with pytest.raises(GanforgeError, match="reached 0 at step 10"):
+        train(_config(**{"optim.lr_decay": 0.5, "train.diagnose_every": 0, "train.iterations": 20}), tmp_path,
+              progress=False, log=lambda *_: None)
+
+
+def test_a_time_limit_that_ends_the_run_first_gets_the_decay_fitted_to_it(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    from ganforge.train import loop
+
+    clock = [0.0]
+    monkeypatch.setattr(loop, "time", SimpleNamespace(perf_counter=lambda: clock[0]))
+
+    def one_second_per_step(step):
+        clock[0] = float(step)
+
+    lr = load_config("seed").optim.lr_g
+    config = _config(**{"optim.lr_decay": 0.3, "train.max_minutes": 0.5, "train.iterations": 100, "train.diagnose_every": 0,
+                        "train.sample_every": 0, "train.checkpoint_every": 10})
+    lines = []
+    run = train(config, tmp_path, progress=False, log=lines.append, on_step=one_second_per_step)
+    # 30 s at 1 step/s; at 70% of it (step 21) the run will reach step 21 + 0.98 * 30 - 21 = 29: the decay ends there
+    assert run.step == 29 and any("finished at step 29 of 100" in line for line in lines)
+    rates = [json.loads(line)["lr_g"] for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert rates == pytest.approx([lr] * 22 + [lr * (29 - s) / 8 for s in range(22, 29)])
+    assert ckpt.load_checkpoint(run.last_checkpoint)["lr_schedule"] == {"end": 29, "length": 8, "start_factor": 1.0, "fitted": True}
+    clock[0] = 0.0
+    assert train(config, tmp_path, progress=False, log=lines.append, on_step=one_second_per_step).step == 29  # done: no more steps
 
 
 def _interrupt_during(step_to_interrupt):

@@ -1,13 +1,11 @@
 """The run around the procedure: data, resume, logging, sample grids, checkpoints. One iteration is
 `seed_iteration` in procedure.py; this file only feeds it and records what it returns."""
 import json
-import math
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
 from tqdm import tqdm
 
@@ -16,22 +14,15 @@ from ..data import load_images
 from ..data.sampler import EpochSampler, to_training_tensor
 from ..errors import GanforgeError
 from ..nets import SeedDiscriminator, SeedGenerator
-from ..viz import plot_losses, save_grid
+from ..viz import plot_losses
 from . import checkpoint as ckpt
 from .build import PROCEDURES, autocast_dtype, build_gan, check_choices, compile_networks, distribute, resolve_device
-from .diagnosis import TrainingMonitor, all_finite, diversity
+from .diagnosis import all_finite
 from .distributed import World, world_from_environment
 from .interrupts import DeferredInterrupts, ForcedInterrupt
-from .optim import linear_decay, set_learning_rate
-from .run_state import check_same_experiment, restore_imported_networks, restore_run_state, run_state
-
-SAMPLE_GRID_SIZE = 64
-
-
-def fixed_noise(config: Config, count: int = SAMPLE_GRID_SIZE) -> torch.Tensor:
-    """The same z for every sample grid of a run, so grids show one run's progress frame by frame."""
-    return torch.randn(count, config.model.latent_dim, generator=torch.Generator().manual_seed(config.train.seed + 1))
-
+from .optim import DecaySchedule, set_learning_rate
+from .recorder import RunRecorder
+from .run_state import check_same_experiment, restore_imported_networks, restore_run_state, run_state, saved_schedule
 
 @dataclass
 class RunResult:
@@ -42,76 +33,6 @@ class RunResult:
     loss_plot: Path | None
     skipped_images: int
     main_process: bool = True  # False in torchrun's other processes: they write nothing
-
-
-class _TensorBoard:
-    """TensorBoard scalars and images when the tensorboard package is installed; nothing otherwise."""
-
-    def __init__(self, log_dir: Path, enabled: bool = True):
-        try:
-            from torch.utils.tensorboard import SummaryWriter
-        except ImportError:
-            self.writer = None
-            return
-        if not enabled:
-            self.writer = None
-        else:
-            self.writer = SummaryWriter(str(log_dir))
-
-    def scalars(self, values: dict, step: int) -> None:
-        if self.writer:
-            for key, value in values.items():
-                self.writer.add_scalar(key, value, step)
-
-    def image(self, tag: str, grid_png: Path, step: int) -> None:
-        if self.writer:
-            from PIL import Image
-
-            self.writer.add_image(tag, np.asarray(Image.open(grid_png)), step, dataformats="HWC")
-
-    def close(self) -> None:
-        if self.writer:
-            self.writer.close()
-
-
-class _LiveChecks:
-    """Every `diagnose_every` iterations: sample diversity against real data's and, on `shapes`, mode
-    coverage by the shipped classifier. Results go to diagnostics.jsonl and TensorBoard; symptoms to the log."""
-
-    SAMPLES = 256
-
-    def __init__(self, config: Config, images, device, run_dir: Path):
-        self.device, self.path = device, run_dir / "diagnostics.jsonl"
-        self.monitor = TrainingMonitor()
-        real = to_training_tensor(images.pixels[: self.SAMPLES])
-        self.real_diversity = diversity(real)
-        self.noise = torch.randn(self.SAMPLES, config.model.latent_dim, generator=torch.Generator().manual_seed(config.train.seed + 2))
-        self.classifier = None
-        if config.data.source == "shapes":
-            from ..metrics.modes import confidence_threshold
-            from ..metrics.shapes_classifier import load_shapes_classifier
-
-            self.classifier = load_shapes_classifier(device)
-            with torch.no_grad():
-                self.bar = confidence_threshold(self.classifier(real.to(device))[1].softmax(1).max(1).values.cpu().numpy())
-
-    @torch.no_grad()
-    def __call__(self, generator, step: int) -> tuple[dict, list[str]]:
-        generator.eval()
-        fake = generator(self.noise.to(self.device))
-        fake_diversity = diversity(fake.cpu())
-        values = {"diversity_ratio": round(fake_diversity / self.real_diversity, 4)}
-        warnings = self.monitor.observe_diversity(step, fake_diversity, self.real_diversity)
-        if self.classifier is not None:
-            from ..data.shapes import NUM_MODES
-
-            probabilities = self.classifier(fake)[1].softmax(1)
-            confident = probabilities.max(1).values >= self.bar
-            values["modes_covered"] = int(probabilities.argmax(1)[confident].unique().numel())
-            warnings += self.monitor.observe_coverage(step, values["modes_covered"], NUM_MODES)
-        with open(self.path, "a") as f:
-            f.write(json.dumps({"step": step, **values}) + "\n")
-        return values, warnings
 
 
 def train(config: Config, run_dir: str | Path, *, progress: bool = True, log=print, on_step=None, procedure=None) -> RunResult:
@@ -138,6 +59,7 @@ def train(config: Config, run_dir: str | Path, *, progress: bool = True, log=pri
     gan = build_gan(config, device)
     noise = torch.Generator().manual_seed(t.seed)
     step = 0
+    schedule = DecaySchedule.fresh(t.iterations, config.optim.lr_decay)
     # Every process resumes from the checkpoint the first one found and read (a lagging shared file system could
     # show the others another list, or none).
     found_step, state = ckpt.newest_readable(run_dir, log) if world.is_main else (-1, None)
@@ -151,57 +73,45 @@ def train(config: Config, run_dir: str | Path, *, progress: bool = True, log=pri
         check_same_experiment(saved, current, run_dir)
         step = restore_imported_networks(gan, state) if state.get("imported") else restore_run_state(gan, noise, state)
         log(f"resuming {run_dir} from step {step} ({resume_from.name})")
+        if not state.get("imported"):
+            schedule = _resumed_schedule(saved_schedule(state), config, state["config"]["train"]["iterations"], step, run_dir, log)
     world.barrier()  # every process has read its checkpoint before the first writes (and prunes) any
     distribute(gan, world, config.train.sync_bn, device)
     if t.compile:
         compile_networks(gan)
-    metrics_path, diagnostics_path = run_dir / "metrics.jsonl", run_dir / "diagnostics.jsonl"
-    if world.is_main:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        (run_dir / "config.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n")
-        for path in (metrics_path, diagnostics_path):
-            _truncate_metrics(path, step)
+    recorder = RunRecorder(config, run_dir, images, device, enabled=world.is_main)  # writes config.json
+    recorder.start(step)
 
     def save() -> Path:
         if not all_finite({}, gan.generator, gan.discriminator):  # the periodic saves roll back before this
             raise GanforgeError(f"iteration {step}: NaN or Inf in the weights, not saved; the last good checkpoint is "
                                 f"{last_checkpoint}. Try a lower learning rate.")
         if world.is_main:
-            ckpt.save_checkpoint(run_dir, run_state(gan, config, step, noise), keep=t.keep_checkpoints)
+            ckpt.save_checkpoint(run_dir, run_state(gan, config, step, noise, schedule), keep=t.keep_checkpoints)
         world.barrier()  # no process goes on (or rolls back) before the checkpoint exists
         return ckpt.checkpoint_path(run_dir, step)
 
-    def sample() -> Path:
-        with torch.no_grad():
-            images_out = gan.ema.module.eval()(fixed_noise(config).to(device))
-        path = save_grid(images_out, run_dir / "samples" / f"step-{step:08d}.png")
-        save_grid(images_out, run_dir / "samples" / "latest.png")
-        tensorboard.image("samples", path, step)
-        return path
-
     iteration = procedure or PROCEDURES[t.procedure]
     amp_dtype = autocast_dtype(t.amp, device)
-    tensorboard = _TensorBoard(run_dir / "tensorboard", enabled=world.is_main)
-    live_checks = _LiveChecks(config, images, device, run_dir) if t.diagnose_every and world.is_main else None
     last_checkpoint = resume_from
     last_checkpoint = last_checkpoint or save()  # a fresh run starts with a step-0 checkpoint to roll back to
     rollbacks = 0
     grid = None
-    bar = tqdm(total=t.iterations, initial=step, disable=not progress, unit="it", dynamic_ncols=True, file=sys.stderr,
+    bar = tqdm(total=schedule.end, initial=step, disable=not progress, unit="it", dynamic_ncols=True, file=sys.stderr,
                mininterval=0.1 if sys.stderr.isatty() else 30)  # a log file gets a line every 30 s, not a flood
+    recorder.console = lambda text: bar.write(text, file=sys.stderr)
     started, started_step = time.perf_counter(), step
     interrupts = DeferredInterrupts()  # Ctrl-C lets the iteration under way finish: no half-stepped checkpoint
     try:
-        while step < t.iterations:
+        while step < schedule.end:
             interrupts.check()  # a Ctrl-C during the last iteration stops the run here, between iterations
             # Every process draws the global batch's indices and noise, then keeps its own shard of each.
             indices = world.shard(torch.as_tensor(sampler.indices(step)), d_steps)
             z_fake = world.shard(torch.randn(global_batch * d_steps, config.model.latent_dim, generator=noise), d_steps)
             z_gen = world.shard(torch.randn(global_batch, config.model.latent_dim, generator=noise))
             real = to_training_tensor(images.pixels[indices.numpy()])
-            decay = linear_decay(step, t.iterations, config.optim.lr_decay)
-            set_learning_rate(gan.opt_g, config.optim.lr_g * decay)
-            set_learning_rate(gan.opt_d, config.optim.lr_d * decay)
+            set_learning_rate(gan.opt_g, config.optim.lr_g * schedule.factor(step))
+            set_learning_rate(gan.opt_d, config.optim.lr_d * schedule.factor(step))
             if device.type == "cuda":
                 real = real.pin_memory()  # so that the copy below overlaps with the GPU's work
             if config.data.flip:
@@ -212,7 +122,7 @@ def train(config: Config, run_dir: str | Path, *, progress: bool = True, log=pri
                 stats = iteration(gan, real, z_fake.to(device), z_gen.to(device), step)
             step += 1
             bar.update(1)
-            logging_now = step % t.log_every == 0 or step == t.iterations
+            logging_now = step % t.log_every == 0 or step == schedule.end
             checkpointing_now = t.checkpoint_every and step % t.checkpoint_every == 0
             if logging_now or checkpointing_now:
                 values = {k: round(v.item(), 6) for k, v in world.mean(stats).items()}
@@ -227,37 +137,28 @@ def train(config: Config, run_dir: str | Path, *, progress: bool = True, log=pri
                         )
                     step = restore_run_state(gan, noise, ckpt.load_checkpoint(last_checkpoint))
                     noise.manual_seed(t.seed + 1_000_003 * rollbacks)
-                    for path in (metrics_path, diagnostics_path) if world.is_main else ():
-                        _truncate_metrics(path, step)
+                    recorder.start(step)
                     bar.n = step
-                    log(f"warning: NaN or Inf in a loss or a weight; rolled back to step {step} ({last_checkpoint.name}), "
-                        f"rollback {rollbacks} of at most {t.max_rollbacks}")
+                    recorder.warn(step, f"NaN or Inf in a loss or a weight; rolled back to step {step} ({last_checkpoint.name}), "
+                                        f"rollback {rollbacks} of at most {t.max_rollbacks}", console=log)
                     continue
-            if logging_now and world.is_main:
-                values["img_per_s"] = round((step - started_step) * global_batch / max(time.perf_counter() - started, 1e-9), 3)
-                with open(metrics_path, "a") as metrics_file:
-                    metrics_file.write(json.dumps({"step": step, **values}) + "\n")
-                tensorboard.scalars(values, step)
-                bar.set_postfix(
-                    D_real=f"{values['d_loss_real']:.3f}", D_fake=f"{values['d_loss_fake']:.3f}",
-                    G=f"{values['g_loss']:.3f}", acc_r=f"{values['d_acc_real']:.2f}",
-                    acc_f=f"{values['d_acc_fake']:.2f}", img_s=f"{values['img_per_s']:.1f}", refresh=False,
-                )
-                if live_checks:
-                    for warning in live_checks.monitor.observe_losses(step, values):
-                        bar.write(f"warning: {warning}", file=sys.stderr)
-            if live_checks and step % t.diagnose_every == 0:
-                diagnostics, warnings = live_checks(gan.ema.module, step)
-                tensorboard.scalars(diagnostics, step)
-                for warning in warnings:
-                    bar.write(f"warning: {warning}", file=sys.stderr)
-            if t.sample_every and step % t.sample_every == 0 and world.is_main:
-                grid = sample()
+            if logging_now:
+                recorder.losses(step, values, gan.opt_g.param_groups[0]["lr"], global_batch, bar)
+            if t.diagnose_every and step % t.diagnose_every == 0:
+                recorder.diagnose(gan.ema.module, step)
+            if t.sample_every and step % t.sample_every == 0:
+                grid = recorder.sample(gan.ema.module, step)
             if checkpointing_now:
                 last_checkpoint = save()
                 rollbacks = 0
             if on_step is not None:
                 on_step(step)
+            if t.max_minutes and config.optim.lr_decay and not schedule.fitted:
+                end = _end_within_time(world, step, started_step, started, t.max_minutes, config.optim.lr_decay)
+                if 0 < end < schedule.end:  # the time limit comes first: the decay follows it
+                    schedule, bar.total = schedule.fitted_to(end, step), end
+                    log(f"\nat this speed the run's {t.max_minutes:g} min reach step {end}, not {t.iterations}: "
+                        f"the learning rates now fall to 0 there (optim.lr_decay={config.optim.lr_decay:g} of the time)")
             if t.max_minutes and _time_is_up(world, step, started, t.max_minutes, device):
                 break
     except KeyboardInterrupt as interrupt:
@@ -268,22 +169,24 @@ def train(config: Config, run_dir: str | Path, *, progress: bool = True, log=pri
             log(f"interrupted at step {step} with NaN or Inf in the weights: not saved; the last good checkpoint is {last_checkpoint}")
         else:
             if world.is_main:  # no barrier: under torchrun the other processes may already be gone
-                last_checkpoint = ckpt.save_checkpoint(run_dir, run_state(gan, config, step, noise), keep=t.keep_checkpoints)
+                last_checkpoint = ckpt.save_checkpoint(run_dir, run_state(gan, config, step, noise, schedule), keep=t.keep_checkpoints)
             log(f"interrupted at step {step}: checkpoint written to {last_checkpoint}; run the same command to resume")
-        tensorboard.close()
+        recorder.close()
         raise
     finally:
         interrupts.restore()
     bar.close()
-    if step < t.iterations:
-        log(f"time limit of {t.max_minutes:g} min reached at step {step} of {t.iterations}; run the same command to go on")
+    if step < schedule.end:
+        log(f"time limit of {t.max_minutes:g} min reached at step {step} of {schedule.end}; run the same command to go on")
+    elif schedule.end < t.iterations:
+        log(f"finished at step {step} of {t.iterations}: the learning-rate decay was fitted to the time limit and is done")
     if not last_checkpoint.name.endswith(f"{step:08d}.pt"):
         last_checkpoint = save()
     if not world.is_main:
         return RunResult(run_dir, step, last_checkpoint, None, None, images.skipped, main_process=False)
-    grid = sample() if grid is None or not grid.name.endswith(f"{step:08d}.png") else grid
-    tensorboard.close()
-    loss_plot = plot_losses(metrics_path, run_dir / "loss_curve.png")
+    grid = recorder.sample(gan.ema.module, step) if grid is None or not grid.name.endswith(f"{step:08d}.png") else grid
+    recorder.close()
+    loss_plot = plot_losses(run_dir / "metrics.jsonl", run_dir / "loss_curve.png")
     return RunResult(run_dir, step, last_checkpoint, grid, loss_plot, images.skipped)
 
 
@@ -301,8 +204,41 @@ def save_imported_run(run_dir: Path, generator: SeedGenerator, discriminator: Se
         gan.discriminator.load_state_dict(discriminator.state_dict())
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n")
-    state = run_state(gan, config, 0, torch.Generator().manual_seed(config.train.seed))
+    schedule = DecaySchedule.fresh(config.train.iterations, config.optim.lr_decay)
+    state = run_state(gan, config, 0, torch.Generator().manual_seed(config.train.seed), schedule)
     return ckpt.save_checkpoint(run_dir, {**state, "imported": True}, keep=config.train.keep_checkpoints)
+
+
+def _resumed_schedule(saved: DecaySchedule, config: Config, saved_iterations: int, step: int, run_dir: Path, log) -> DecaySchedule:
+    """The checkpoint's schedule goes on; with another --iterations it continues from the factor reached, never jumping."""
+    if config.train.iterations == saved_iterations:
+        return saved
+    try:
+        schedule = saved.extended_to(config.train.iterations, config.optim.lr_decay, step)
+    except ValueError as exc:
+        raise GanforgeError(f"{run_dir}: {exc}; train a longer run in a new --out") from exc
+    if config.optim.lr_decay:
+        log(f"--iterations {saved_iterations} -> {config.train.iterations}: the learning rates go on from "
+            f"{schedule.start_factor:g}x at step {step} and reach 0 at step {schedule.end}")
+    return schedule
+
+
+# A time-limited run with optim.lr_decay fits its decay to the time once the decay's share of the time is left, at the
+# speed measured so far, with this share of the time spare so that the decay's end, not the clock, ends the run.
+TIME_FIT_SPARE = 0.02
+
+
+def _end_within_time(world: World, step: int, started_step: int, started: float, minutes: float, fraction: float) -> int:
+    """The step the run will reach when its time is up, once `fraction` of the time is left (0 before, and on the
+    steps other processes do not ask on). Under torchrun the first process's clock decides, as in _time_is_up."""
+    if world.size > 1 and step % TIME_CHECK_EVERY:
+        return 0
+    elapsed, budget = time.perf_counter() - started, 60 * minutes
+    end = 0
+    if elapsed >= (1 - fraction) * budget and step > started_step:
+        rate = (step - started_step) / elapsed
+        end = step + max(1, int(rate * (budget * (1 - TIME_FIT_SPARE) - elapsed)))
+    return world.first_process_value(end)
 
 
 TIME_CHECK_EVERY = 10  # under torchrun: the clock's all-reduce waits for the GPU, so not every iteration
@@ -317,19 +253,3 @@ def _time_is_up(world: World, step: int, started: float, minutes: float, device:
         return False
     late = torch.tensor([float(time.perf_counter() - started > 60 * minutes and world.is_main)], device=device)
     return world.mean({"late": late})["late"].item() > 0
-
-
-def _truncate_metrics(path: Path, step: int) -> None:
-    """On resume or rollback, drop log lines past the checkpoint: those iterations are about to be run again."""
-    if not path.is_file():
-        return
-    keep = [line for line in path.read_text().splitlines() if _logged_step(line) <= step]
-    path.write_text("".join(line + "\n" for line in keep))
-
-
-def _logged_step(line: str) -> float:
-    """A log line's step; a torn line (a kill or a full disk mid-write) counts as past every checkpoint."""
-    try:
-        return json.loads(line)["step"]
-    except (ValueError, KeyError, TypeError):
-        return math.inf

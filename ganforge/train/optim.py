@@ -1,5 +1,6 @@
 """Adam exactly as Keras and TensorFlow apply it, on PyTorch's fused Adam kernel."""
 import math
+from dataclasses import dataclass
 
 import torch
 
@@ -42,11 +43,46 @@ class KerasAdam(torch.optim.Adam):
         return int(state["step"].item()) if "step" in state else 0
 
 
-def linear_decay(step: int, iterations: int, fraction: float) -> float:
-    """The learning rates' factor at `step`: 1, then falling linearly to 0 over the run's last `fraction` of
-    iterations (0: always 1, the seed's constant rate). A function of the step alone, so resuming needs no state."""
-    decay_steps = fraction * iterations
-    return 1.0 if decay_steps <= 0 else min(1.0, (iterations - step) / decay_steps)
+@dataclass(frozen=True)
+class DecaySchedule:
+    """Both learning rates' factor by step: `start_factor` until the decay begins, then linearly to 0 at `end`,
+    over `length` steps. A function of the step alone, saved in checkpoints, so a resume continues it exactly.
+
+    A fresh run decays over its last `fraction` of iterations (fraction 0: the seed's constant rate). The two
+    ways a run's length changes mid-run start a new linear piece from the factor reached, so it never jumps:
+    a resume with another --iterations (`extended_to`), and a time limit that will end the run first
+    (`fitted_to`)."""
+
+    end: int
+    length: float
+    start_factor: float = 1.0
+    fitted: bool = False  # to a time limit: once per run
+
+    @classmethod
+    def fresh(cls, iterations: int, fraction: float) -> "DecaySchedule":
+        return cls(iterations, fraction * iterations)
+
+    def factor(self, step: int) -> float:
+        if self.length <= 0:
+            return self.start_factor
+        return min(self.start_factor, self.start_factor * (self.end - step) / self.length)
+
+    def extended_to(self, iterations: int, fraction: float, step: int) -> "DecaySchedule":
+        """On resume at `step` with `iterations` in place of `end`: from the factor reached at `step`, either the
+        usual decay over the new run's last `fraction` (if it has not begun) or straight on to 0 at the new end."""
+        if fraction <= 0:
+            return DecaySchedule(iterations, 0.0)
+        reached = self.factor(step)
+        if reached <= 0:
+            raise ValueError(f"the learning rates reached 0 at step {self.end}: the run is over")
+        if iterations <= step:
+            raise ValueError(f"--iterations {iterations} is not past the run's step {step}")
+        length = iterations - step if reached < 1 else min(fraction * iterations, iterations - step)
+        return DecaySchedule(iterations, length, reached)
+
+    def fitted_to(self, end: int, step: int) -> "DecaySchedule":
+        """The run will end at `end` (its time limit, at the speed measured so far): decay from here to 0 there."""
+        return DecaySchedule(end, end - step, self.factor(step), fitted=True)
 
 
 def set_learning_rate(optimizer: torch.optim.Optimizer, lr: float) -> None:

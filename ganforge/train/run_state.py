@@ -1,5 +1,6 @@
 """A run's state in a checkpoint: what resuming needs, written and read back, and the check that a resumed run
 is the same experiment."""
+import dataclasses
 from pathlib import Path
 
 import torch
@@ -7,6 +8,7 @@ import torch
 from ..config import Config
 from ..errors import GanforgeError
 from .build import local
+from .optim import DecaySchedule
 from .procedure import GAN
 
 
@@ -15,7 +17,6 @@ RESUMABLE_CHANGES = {
     "train.iterations", "train.device", "train.log_every", "train.sample_every", "train.checkpoint_every",
     "train.keep_checkpoints", "train.diagnose_every", "train.max_rollbacks", "train.compile", "train.max_minutes", "data.workers", "data.cache_dir",
 }
-
 
 
 def _flat(d: dict, prefix: str = "") -> dict:
@@ -33,11 +34,11 @@ def check_same_experiment(saved: dict, current: dict, where: Path) -> None:
         raise GanforgeError(f"{where} holds a run with other settings ({details}); resume it with its own settings or use a new --out")
 
 
-
-def run_state(gan: GAN, config: Config, step: int, noise: torch.Generator) -> dict:
-    """Everything resuming needs: weights, BN statistics, optimizer states, RNG states, step, config."""
+def run_state(gan: GAN, config: Config, step: int, noise: torch.Generator, schedule: DecaySchedule) -> dict:
+    """Everything resuming needs: weights, BN statistics, optimizer states, RNG states, step, config, lr schedule."""
     return {
         "step": step,
+        "lr_schedule": dataclasses.asdict(schedule),
         "config": config.to_dict(),
         "generator": local(gan.generator).state_dict(),
         "discriminator": local(gan.discriminator).state_dict(),
@@ -50,6 +51,12 @@ def run_state(gan: GAN, config: Config, step: int, noise: torch.Generator) -> di
                 "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else []},
     }
 
+
+def saved_schedule(state: dict) -> DecaySchedule:
+    """The checkpoint's learning-rate schedule; checkpoints from before it was saved had the one their config gives."""
+    if "lr_schedule" in state:
+        return DecaySchedule(**state["lr_schedule"])
+    return DecaySchedule.fresh(state["config"]["train"]["iterations"], state["config"]["optim"]["lr_decay"])
 
 
 def restore_run_state(gan: GAN, noise: torch.Generator, state: dict) -> int:

@@ -1,0 +1,195 @@
+"""What a run leaves for people to read: its log files, sample grids, TensorBoard scalars and the live checks'
+warnings. The first process records; every other process gets a recorder that does nothing, so the loop never
+asks which process it is in.
+
+Files (appended one JSON line at a time, so a reader such as `ganforge watch` sees whole lines or nothing new):
+metrics.jsonl (losses, accuracies, lr_g, img_per_s, time_s), diagnostics.jsonl (diversity, mode coverage),
+warnings.jsonl (each diagnosis or rollback message with its step), samples/step-NNNNNNNN.png and latest.png."""
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..config import Config
+from ..data.sampler import to_training_tensor
+from ..viz import save_grid
+from .diagnosis import TrainingMonitor, diversity
+
+SAMPLE_GRID_SIZE = 64
+LOGS = ("metrics.jsonl", "diagnostics.jsonl", "warnings.jsonl")
+
+
+def fixed_noise(config: Config, count: int = SAMPLE_GRID_SIZE) -> torch.Tensor:
+    """The same z for every sample grid of a run, so grids show one run's progress frame by frame."""
+    return torch.randn(count, config.model.latent_dim, generator=torch.Generator().manual_seed(config.train.seed + 1))
+
+
+class RunRecorder:
+    def __init__(self, config: Config, run_dir: Path, images, device: torch.device, enabled: bool = True):
+        self.enabled, self.run_dir, self.config, self.device = enabled, Path(run_dir), config, device
+        self.console = lambda text: print(text, file=sys.stderr)  # the loop points it at its progress bar
+        if not enabled:
+            return
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        (self.run_dir / "config.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n")
+        self.tensorboard = _TensorBoard(self.run_dir / "tensorboard")
+        self.live_checks = _LiveChecks(config, images, device) if config.train.diagnose_every else None
+        self.monitor = TrainingMonitor()
+        self.started, self.started_step, self.seconds_before = time.perf_counter(), 0, 0.0
+
+    def start(self, step: int) -> None:
+        """The run (re)starts at `step`: drop log lines past it (those iterations are about to be run again)."""
+        if not self.enabled:
+            return
+        for name in LOGS:
+            _truncate_log(self.run_dir / name, step)
+        rows = _read_log(self.run_dir / "metrics.jsonl")
+        self.seconds_before = rows[-1].get("time_s", 0.0) if rows else 0.0  # training time before this resume
+        self.started, self.started_step = time.perf_counter(), step
+
+    def losses(self, step: int, values: dict, lr_g: float, images_per_step: int, bar=None) -> None:
+        if not self.enabled:
+            return
+        seconds = time.perf_counter() - self.started
+        values = {**values, "lr_g": lr_g,  # the rate the iteration just run used
+                  "img_per_s": round((step - self.started_step) * images_per_step / max(seconds, 1e-9), 3),
+                  "time_s": round(self.seconds_before + seconds, 3)}
+        _append(self.run_dir / "metrics.jsonl", {"step": step, **values})
+        self.tensorboard.scalars(values, step)
+        if bar is not None:
+            bar.set_postfix(
+                D_real=f"{values['d_loss_real']:.3f}", D_fake=f"{values['d_loss_fake']:.3f}", G=f"{values['g_loss']:.3f}",
+                acc_r=f"{values['d_acc_real']:.2f}", acc_f=f"{values['d_acc_fake']:.2f}", img_s=f"{values['img_per_s']:.1f}",
+                refresh=False,
+            )
+        if self.live_checks:
+            for message in self.monitor.observe_losses(step, values):
+                self.warn(step, message)
+
+    def diagnose(self, generator: torch.nn.Module, step: int) -> None:
+        if not (self.enabled and self.live_checks):
+            return
+        values = self.live_checks(generator, self.device)
+        _append(self.run_dir / "diagnostics.jsonl", {"step": step, **values})
+        self.tensorboard.scalars(values, step)
+        messages = self.monitor.observe_diversity(step, values.pop("_fake_diversity"), self.live_checks.real_diversity)
+        if "modes_covered" in values:
+            from ..data.shapes import NUM_MODES
+
+            messages += self.monitor.observe_coverage(step, values["modes_covered"], NUM_MODES)
+        for message in messages:
+            self.warn(step, message)
+
+    def warn(self, step: int, message: str, console=None) -> None:
+        if self.enabled:
+            _append(self.run_dir / "warnings.jsonl", {"step": step, "message": message})
+            (console or self.console)(f"warning: {message}")
+
+    @torch.no_grad()
+    def sample(self, generator: torch.nn.Module, step: int) -> Path | None:
+        if not self.enabled:
+            return None
+        images = generator.eval()(fixed_noise(self.config).to(self.device))
+        path = save_grid(images, self.run_dir / "samples" / f"step-{step:08d}.png")
+        save_grid(images, self.run_dir / "samples" / "latest.png")
+        self.tensorboard.image("samples", path, step)
+        return path
+
+    def close(self) -> None:
+        if self.enabled:
+            self.tensorboard.close()
+
+
+class _LiveChecks:
+    """Sample diversity against real data's and, on `shapes`, mode coverage by the shipped classifier."""
+
+    SAMPLES = 256
+
+    def __init__(self, config: Config, images, device: torch.device):
+        real = to_training_tensor(images.pixels[: self.SAMPLES])
+        self.real_diversity = diversity(real)
+        self.noise = torch.randn(self.SAMPLES, config.model.latent_dim, generator=torch.Generator().manual_seed(config.train.seed + 2))
+        self.classifier = None
+        if config.data.source == "shapes":
+            from ..metrics.modes import confidence_threshold
+            from ..metrics.shapes_classifier import load_shapes_classifier
+
+            self.classifier = load_shapes_classifier(device)
+            with torch.no_grad():
+                self.bar = confidence_threshold(self.classifier(real.to(device))[1].softmax(1).max(1).values.cpu().numpy())
+
+    @torch.no_grad()
+    def __call__(self, generator: torch.nn.Module, device: torch.device) -> dict:
+        generator.eval()
+        fake = generator(self.noise.to(device))
+        fake_diversity = diversity(fake.cpu())
+        values = {"diversity_ratio": round(fake_diversity / self.real_diversity, 4), "_fake_diversity": fake_diversity}
+        if self.classifier is not None:
+            probabilities = self.classifier(fake)[1].softmax(1)
+            confident = probabilities.max(1).values >= self.bar
+            values["modes_covered"] = int(probabilities.argmax(1)[confident].unique().numel())
+        return values
+
+
+class _TensorBoard:
+    """TensorBoard scalars and images when the tensorboard package is installed; nothing otherwise."""
+
+    def __init__(self, log_dir: Path):
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError:
+            self.writer = None
+            return
+        self.writer = SummaryWriter(str(log_dir))
+
+    def scalars(self, values: dict, step: int) -> None:
+        if self.writer:
+            for key, value in values.items():
+                self.writer.add_scalar(key, value, step)
+
+    def image(self, tag: str, grid_png: Path, step: int) -> None:
+        if self.writer:
+            from PIL import Image
+
+            self.writer.add_image(tag, np.asarray(Image.open(grid_png)), step, dataformats="HWC")
+
+    def close(self) -> None:
+        if self.writer:
+            self.writer.close()
+
+
+def _append(path: Path, row: dict) -> None:
+    """One whole line per write: a reader polling the file sees the line or nothing new."""
+    with open(path, "a") as f:
+        f.write(json.dumps(row) + "\n")
+
+
+def _read_log(path: Path) -> list[dict]:
+    if not path.is_file():
+        return []
+    rows = []
+    for line in path.read_text().splitlines():
+        try:
+            rows.append(json.loads(line))
+        except ValueError:
+            pass  # a torn last line
+    return rows
+
+
+def _truncate_log(path: Path, step: int) -> None:
+    """Keep the lines up to `step`; a torn line (a kill or a full disk mid-write) counts as past every step."""
+    if not path.is_file():
+        return
+    keep = [line for line in path.read_text().splitlines() if _logged_step(line) <= step]
+    path.write_text("".join(line + "\n" for line in keep))
+
+
+def _logged_step(line: str) -> float:
+    try:
+        return json.loads(line)["step"]
+    except (ValueError, KeyError, TypeError):
+        return math.inf
