@@ -33,6 +33,10 @@ test: install $(TF_VENV)/.installed
 		command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && \
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-color-emoji) >/dev/null 2>&1 || \
 		echo "note: fonts-noto-color-emoji not installed; the emoji test will be skipped"; }
+	@command -v chromedriver >/dev/null || { \
+		command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver) >/dev/null 2>&1 || \
+		echo "note: chromium-driver not installed; the browser tests will be skipped (CI=true fails them)"; }
 	$(PY) -m pytest -q -p no:cacheprovider -W ignore::DeprecationWarning
 
 # The speed benchmark needs TensorFlow for the seed's Keras side: its own environment, so tests never see it.

@@ -74,6 +74,10 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--format", required=True, help="safetensors or onnx")
     export.add_argument("--out", required=True, help="folder for generator.safetensors / generator.onnx")
 
+    report = commands.add_parser("report", help="write RUN/report.html: one self-contained page of a run, finished or not")
+    report.add_argument("run", help="a run folder")
+    report.add_argument("--out", help="the HTML file; default RUN/report.html")
+
     summary = commands.add_parser("summary", help="print the networks' layers, output shapes and parameter counts")
     summary.add_argument("--preset", default="seed")
     summary.add_argument("--resolution", type=int)
@@ -154,6 +158,7 @@ def cmd_train(args) -> None:
     print(f"sample grid: {result.sample_grid}")
     if result.loss_plot:
         print(f"loss plot:   {result.loss_plot}")
+    print(f"report:      {result.report} (open it in a browser)")
 
 
 def cmd_generate(args) -> None:
@@ -171,6 +176,13 @@ def cmd_export(args) -> None:
 
     path = export(args.run, args.format, args.out)
     print(f"wrote {path} ({path.stat().st_size / 2**20:.1f} MiB)")
+
+
+def cmd_report(args) -> None:
+    from .web.report import write_report
+
+    path = write_report(args.run, args.out)
+    print(f"wrote {path} ({path.stat().st_size / 2**10:.0f} kB; it opens offline in any browser)")
 
 
 def cmd_summary(args) -> None:
@@ -254,7 +266,7 @@ def cmd_presets(args) -> None:
         print(f"{name:<{width}}  {settings.get('about', '')}")
 
 
-COMMANDS = {"train": cmd_train, "generate": cmd_generate, "export": cmd_export, "eval": cmd_eval, "bench": cmd_bench, "summary": cmd_summary, "import-keras": cmd_import_keras, "sweep": cmd_sweep, "presets": cmd_presets}
+COMMANDS = {"train": cmd_train, "generate": cmd_generate, "export": cmd_export, "report": cmd_report, "eval": cmd_eval, "bench": cmd_bench, "summary": cmd_summary, "import-keras": cmd_import_keras, "sweep": cmd_sweep, "presets": cmd_presets}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -175,6 +175,14 @@ def _coerce(value, kind, where: str):
     raise GanforgeError(f"{where} must be {kind.__name__}, got {value!r}")
 
 
+def flatten(settings: dict, prefix: str = "") -> dict:
+    """{"train": {"seed": 0}} -> {"train.seed": 0}: settings by their dotted names, as --set takes them."""
+    out = {}
+    for key, value in settings.items():
+        out.update(flatten(value, f"{prefix}{key}.") if isinstance(value, dict) else {f"{prefix}{key}": value})
+    return out
+
+
 def preset_table() -> dict[str, dict]:
     """The presets shipped in ganforge/presets.toml: name -> {"about": ..., settings...}."""
     text = resources.files("ganforge").joinpath("presets.toml").read_text()

@@ -1,5 +1,8 @@
 import os
 import shutil
+import subprocess
+import tempfile
+from pathlib import Path
 
 os.environ.setdefault("KERAS_BACKEND", "torch")  # the parity tests' Keras runs on PyTorch: no TensorFlow needed
 
@@ -39,3 +42,53 @@ def _isolated_cache(tmp_path_factory, monkeypatch):
 def _deterministic():
     torch.manual_seed(0)
     yield
+
+
+# The tf.keras 2 reference (tests/tf_keras_reference.py) takes about two minutes in TensorFlow. It starts in the
+# background as soon as the parity tests are collected, on one thread, and the rest of the suite runs meanwhile;
+# their `cases` fixture waits for it.
+TF_REFERENCE = Path(__file__).with_name("tf_keras_reference.py")
+
+
+def tf_python() -> Path | None:
+    path = Path(os.environ.get("GANFORGE_TF_PYTHON", Path(__file__).resolve().parents[1] / ".venv-tf" / "bin" / "python"))
+    return path if path.is_file() else None
+
+
+def pytest_collection_modifyitems(session, config, items):
+    python = tf_python()
+    if python is None or not any(item.nodeid.startswith("tests/test_tf_keras_parity.py") for item in items):
+        return
+    out = Path(tempfile.mkdtemp(prefix="tf_keras_cases_"))
+    threads = {"TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1", "OMP_NUM_THREADS": "1"}
+    log = open(out / "reference.log", "w")
+    process = subprocess.Popen([str(python), "-W", "ignore", str(TF_REFERENCE), str(out / "cases")],
+                               stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **threads})
+    config.stash[TF_REFERENCE_KEY] = (process, out)
+
+
+TF_REFERENCE_KEY = pytest.StashKey[tuple]()
+
+
+def tf_reference_cases(config, timeout: float = 1200) -> Path:
+    """The reference's case folder: from the background run when one was started, else run now."""
+    if TF_REFERENCE_KEY not in config.stash:
+        python = tf_python()
+        out = Path(tempfile.mkdtemp(prefix="tf_keras_cases_"))
+        result = subprocess.run([str(python), "-W", "ignore", str(TF_REFERENCE), str(out / "cases")], capture_output=True,
+                                text=True, timeout=timeout)
+        assert result.returncode == 0, result.stderr[-3000:]
+        return out / "cases"
+    process, out = config.stash[TF_REFERENCE_KEY]
+    returncode = process.wait(timeout=timeout)
+    assert returncode == 0, (out / "reference.log").read_text()[-3000:]
+    return out / "cases"
+
+
+def pytest_unconfigure(config):
+    if TF_REFERENCE_KEY in config.stash:
+        process, out = config.stash[TF_REFERENCE_KEY]
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        shutil.rmtree(out, ignore_errors=True)  # about 3.7 GB of float64 models

@@ -12,14 +12,13 @@ import json
 import math
 import os
 import shutil
-import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from conftest import require_module
+from conftest import require_module, tf_python, tf_reference_cases
 from ganforge.train.optim import KerasAdam
 from ganforge.train.procedure import GAN, seed_iteration
 
@@ -32,8 +31,6 @@ from ganforge.interop.keras import (  # noqa: E402
 )
 from ganforge.nets.seed import G_START, SEED_WIDTH  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
-REFERENCE = Path(__file__).with_name("tf_keras_reference.py")
 LR = 1e-4
 
 # Tensors whose exact gradient is 0 or nearly so, where Adam (epsilon 1e-7) turns rounding noise into steps of
@@ -47,22 +44,14 @@ NEAR_ZERO_GRADIENT = {
 }
 
 
-def _tf_python() -> Path | None:
-    path = Path(os.environ.get("GANFORGE_TF_PYTHON", ROOT / ".venv-tf" / "bin" / "python"))
-    return path if path.is_file() else None
-
-
 @pytest.fixture(scope="module")
-def cases(tmp_path_factory):
-    python = _tf_python()
-    if python is None:
+def cases(request):
+    if tf_python() is None:
         message = "the tf.keras 2 reference needs .venv-tf (make test builds it) or GANFORGE_TF_PYTHON"
         if os.environ.get("CI") == "true":
             pytest.fail(message)
         pytest.skip(message)
-    out = tmp_path_factory.mktemp("tf_keras_cases")
-    result = subprocess.run([str(python), "-W", "ignore", str(REFERENCE), str(out)], capture_output=True, text=True, timeout=900)
-    assert result.returncode == 0, result.stderr[-3000:]
+    out = tf_reference_cases(request.config)
     yield out
     shutil.rmtree(out, ignore_errors=True)  # about 3.7 GB of float64 models
 

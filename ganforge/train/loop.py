@@ -15,6 +15,7 @@ from ..data.sampler import EpochSampler, to_training_tensor
 from ..errors import GanforgeError
 from ..nets import SeedDiscriminator, SeedGenerator
 from ..viz import plot_losses
+from ..web.report import write_report
 from . import checkpoint as ckpt
 from .build import PROCEDURES, autocast_dtype, build_gan, check_choices, compile_networks, distribute, resolve_device
 from .diagnosis import all_finite
@@ -33,6 +34,7 @@ class RunResult:
     loss_plot: Path | None
     skipped_images: int
     main_process: bool = True  # False in torchrun's other processes: they write nothing
+    report: Path | None = None  # report.html
 
 
 def train(config: Config, run_dir: str | Path, *, progress: bool = True, log=print, on_step=None, procedure=None) -> RunResult:
@@ -79,7 +81,7 @@ def train(config: Config, run_dir: str | Path, *, progress: bool = True, log=pri
     distribute(gan, world, config.train.sync_bn, device)
     if t.compile:
         compile_networks(gan)
-    recorder = RunRecorder(config, run_dir, images, device, enabled=world.is_main)  # writes config.json
+    recorder = RunRecorder(config, run_dir, images, device, enabled=world.is_main, processes=world.size)  # writes config.json
     recorder.start(step)
 
     def save() -> Path:
@@ -187,7 +189,7 @@ def train(config: Config, run_dir: str | Path, *, progress: bool = True, log=pri
     grid = recorder.sample(gan.ema.module, step) if grid is None or not grid.name.endswith(f"{step:08d}.png") else grid
     recorder.close()
     loss_plot = plot_losses(run_dir / "metrics.jsonl", run_dir / "loss_curve.png")
-    return RunResult(run_dir, step, last_checkpoint, grid, loss_plot, images.skipped)
+    return RunResult(run_dir, step, last_checkpoint, grid, loss_plot, images.skipped, report=write_report(run_dir))
 
 
 def save_imported_run(run_dir: Path, generator: SeedGenerator, discriminator: SeedDiscriminator | None) -> Path:

@@ -4,7 +4,8 @@ asks which process it is in.
 
 Files (appended one JSON line at a time, so a reader such as `ganforge watch` sees whole lines or nothing new):
 metrics.jsonl (losses, accuracies, lr_g, img_per_s, time_s), diagnostics.jsonl (diversity, mode coverage),
-warnings.jsonl (each diagnosis or rollback message with its step), samples/step-NNNNNNNN.png and latest.png."""
+warnings.jsonl (each diagnosis or rollback message with its step), samples/step-NNNNNNNN.png and latest.png,
+config.json and run.json (device, processes) at every start."""
 import json
 import math
 import sys
@@ -29,13 +30,14 @@ def fixed_noise(config: Config, count: int = SAMPLE_GRID_SIZE) -> torch.Tensor:
 
 
 class RunRecorder:
-    def __init__(self, config: Config, run_dir: Path, images, device: torch.device, enabled: bool = True):
+    def __init__(self, config: Config, run_dir: Path, images, device: torch.device, enabled: bool = True, processes: int = 1):
         self.enabled, self.run_dir, self.config, self.device = enabled, Path(run_dir), config, device
         self.console = lambda text: print(text, file=sys.stderr)  # the loop points it at its progress bar
         if not enabled:
             return
         self.run_dir.mkdir(parents=True, exist_ok=True)
         (self.run_dir / "config.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n")
+        (self.run_dir / "run.json").write_text(json.dumps({"device": str(device), "processes": processes}) + "\n")
         self.tensorboard = _TensorBoard(self.run_dir / "tensorboard")
         self.live_checks = _LiveChecks(config, images, device) if config.train.diagnose_every else None
         self.monitor = TrainingMonitor()

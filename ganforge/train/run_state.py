@@ -5,7 +5,7 @@ from pathlib import Path
 
 import torch
 
-from ..config import Config
+from ..config import Config, flatten
 from ..errors import GanforgeError
 from .build import local
 from .optim import DecaySchedule
@@ -19,15 +19,8 @@ RESUMABLE_CHANGES = {
 }
 
 
-def _flat(d: dict, prefix: str = "") -> dict:
-    out = {}
-    for k, v in d.items():
-        out.update(_flat(v, f"{prefix}{k}.") if isinstance(v, dict) else {f"{prefix}{k}": v})
-    return out
-
-
 def check_same_experiment(saved: dict, current: dict, where: Path) -> None:
-    old, new = _flat(saved), _flat(current)
+    old, new = flatten(saved), flatten(current)
     changed = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k) and k not in RESUMABLE_CHANGES)
     if changed:
         details = ", ".join(f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in changed)

@@ -1,0 +1,168 @@
+// Draws a run from its data (see ganforge/web/report.py): summary, curves, sample grids, warnings, evaluation.
+// `ganforge watch` calls ganforge.render(data) again whenever the run writes; the report calls it once.
+(function () {
+  "use strict";
+  const COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf"];
+  const CHARTS = [
+    { title: "Losses", keys: ["d_loss_real", "d_loss_fake", "g_loss"], source: "metrics" },
+    { title: "D's accuracy", keys: ["d_acc_real", "d_acc_fake"], source: "metrics" },
+    { title: "Learning rate (G)", keys: ["lr_g"], source: "metrics" },
+    { title: "Sample diversity / real data's", keys: ["diversity_ratio"], source: "diagnostics" },
+    { title: "Modes covered (shapes: of 120)", keys: ["modes_covered"], source: "diagnostics" },
+  ];
+  const state = { charts: {}, frames: [], frame: 0, timer: null, followLatest: true };
+
+  function el(tag, text, cls) {
+    const node = document.createElement(tag);
+    if (text !== undefined) node.textContent = text;
+    if (cls) node.className = cls;
+    return node;
+  }
+
+  function duration(seconds) {
+    if (seconds == null) return "unknown";
+    const m = Math.floor(seconds / 60), s = Math.round(seconds % 60);
+    return m ? `${m} min ${s} s` : `${s} s`;
+  }
+
+  function renderSummary(data) {
+    const s = data.summary;
+    document.getElementById("title").textContent = `ganforge run: ${data.name}`;
+    document.getElementById("subtitle").textContent =
+      `step ${s.step.toLocaleString()} of ${s.iterations.toLocaleString()}` + (data.live ? " (live)" : "");
+    const rows = [
+      ["preset (closest)", s.preset], ["data", s.data], ["resolution", `${s.resolution} px`],
+      ["batch size", s.batch_size], ["steps", s.step.toLocaleString()], ["training time", duration(s.time_s)],
+      ["images / s", s.img_per_s == null ? "unknown" : s.img_per_s.toFixed(1)],
+      ["device", s.device ? s.device + (s.processes > 1 ? ` x ${s.processes} processes` : "") : "unknown"],
+    ];
+    const table = document.getElementById("summary-table");
+    table.replaceChildren(...rows.map(([k, v]) => { const tr = el("tr"); tr.append(el("th", k), el("td", String(v))); return tr; }));
+    const box = document.getElementById("differences");
+    const keys = Object.keys(s.differences);
+    box.replaceChildren(el("p", keys.length ? `Settings that differ from ${s.preset}:` : `The ${s.preset} preset's settings, unchanged.`));
+    if (keys.length) {
+      const list = el("ul");
+      for (const k of keys) { const li = el("li"); li.append(el("code", `${k} = ${JSON.stringify(s.differences[k])}`)); list.append(li); }
+      box.append(list);
+    }
+  }
+
+  function tick(v) {  // learning rates are 1e-4-sized: 3 significant digits, not 0
+    if (v == null) return "";
+    const a = Math.abs(v);
+    return a !== 0 && (a < 1e-2 || a >= 1e5) ? v.toExponential(1) : String(+v.toPrecision(3));
+  }
+
+  function warningLines(warnings) {
+    return { hooks: { draw: [(u) => {
+      const ctx = u.ctx, top = u.bbox.top, bottom = u.bbox.top + u.bbox.height;
+      ctx.save();
+      ctx.strokeStyle = "rgba(200, 30, 30, 0.8)";
+      ctx.lineWidth = 1.5 * devicePixelRatio;
+      for (const w of warnings) {
+        const x = u.valToPos(w.step, "x", true);
+        if (x < u.bbox.left || x > u.bbox.left + u.bbox.width) continue;
+        ctx.beginPath(); ctx.moveTo(x, top); ctx.lineTo(x, bottom); ctx.stroke();
+      }
+      ctx.restore();
+    }] } };
+  }
+
+  function renderCharts(data) {
+    const box = document.getElementById("charts");
+    const width = Math.min(1040, box.clientWidth || 1000);
+    for (const spec of CHARTS) {
+      const rows = data[spec.source] || [];
+      const keys = spec.keys.filter((k) => rows.some((r) => r[k] != null));
+      const id = spec.title;
+      if (!keys.length) continue;
+      const series = [rows.map((r) => r.step), ...keys.map((k) => rows.map((r) => (r[k] == null ? null : r[k])))];
+      const existing = state.charts[id];
+      if (existing && existing.keys.join() === keys.join()) {
+        existing.plot.setData(series, existing.plot.scales.x.min == null || state.followLatest);
+        existing.warnings.length = 0; existing.warnings.push(...data.warnings);
+        existing.plot.redraw();
+        continue;
+      }
+      if (existing) existing.plot.destroy();
+      const holder = el("div", undefined, "chart");
+      holder.dataset.chart = id;
+      box.append(holder);
+      const warnings = [...data.warnings];
+      const plot = new uPlot({
+        title: id, width, height: 240, plugins: [warningLines(warnings)],
+        scales: { x: { time: false } }, cursor: { drag: { x: true, y: false } },
+        series: [{ label: "step" }, ...keys.map((k, i) => ({ label: k, stroke: COLORS[i % COLORS.length], width: 2, spanGaps: true }))],
+        axes: [{ label: "step" }, { size: 60, values: (u, ticks) => ticks.map(tick) }],
+      }, series, holder);
+      state.charts[id] = { plot, keys, warnings };
+    }
+  }
+
+  function showFrame(index) {
+    if (!state.frames.length) return;
+    state.frame = Math.max(0, Math.min(index, state.frames.length - 1));
+    const frame = state.frames[state.frame];
+    const slider = document.getElementById("frame");
+    slider.value = state.frame;
+    document.getElementById("grid").src = frame.src;
+    document.getElementById("frame-step").textContent = `step ${frame.step.toLocaleString()} (${state.frame + 1} of ${state.frames.length})`;
+  }
+
+  function renderFrames(data) {
+    const slider = document.getElementById("frame");
+    const atEnd = state.frame >= state.frames.length - 1;
+    state.frames = data.frames || [];
+    slider.max = Math.max(0, state.frames.length - 1);
+    document.getElementById("samples").hidden = !state.frames.length;
+    showFrame(atEnd ? state.frames.length - 1 : state.frame);
+  }
+
+  function renderWarnings(data) {
+    const list = document.getElementById("warnings");
+    if (!data.warnings.length) { list.replaceChildren(el("li", "No warnings: none of the diagnosis's symptoms was seen.", "empty")); return; }
+    list.replaceChildren(...data.warnings.map((w) => { const li = el("li"); li.append(el("span", `step ${w.step}: `, "step"), w.message); return li; }));
+  }
+
+  function renderEvaluation(data) {
+    const box = document.getElementById("evaluation");
+    if (!data.evaluation) { box.replaceChildren(el("p", "Not evaluated yet: ganforge eval --checkpoint RUN writes eval-STEP.json, shown here.", "empty")); return; }
+    const table = el("table");
+    for (const [k, v] of Object.entries(data.evaluation.results)) {
+      const tr = el("tr"); tr.append(el("th", k), el("td", typeof v === "number" ? (Number.isInteger(v) ? String(v) : v.toPrecision(4)) : JSON.stringify(v))); table.append(tr);
+    }
+    box.replaceChildren(el("p", data.evaluation.file), table);
+  }
+
+  function render(data) {
+    renderSummary(data);
+    renderFrames(data);
+    renderCharts(data);
+    renderWarnings(data);
+    renderEvaluation(data);
+    document.body.dataset.step = String(data.summary.step);
+    document.body.dataset.ready = "1";
+  }
+
+  function setUpPlayer() {
+    const slider = document.getElementById("frame"), button = document.getElementById("play");
+    slider.addEventListener("input", () => showFrame(Number(slider.value)));
+    button.addEventListener("click", () => {
+      if (state.timer) { clearInterval(state.timer); state.timer = null; button.textContent = "Play"; return; }
+      if (state.frame >= state.frames.length - 1) showFrame(0);
+      button.textContent = "Pause";
+      state.timer = setInterval(() => {
+        if (state.frame >= state.frames.length - 1) { button.click(); return; }
+        showFrame(state.frame + 1);
+      }, 400);
+    });
+  }
+
+  window.ganforge = { render };
+  document.addEventListener("DOMContentLoaded", () => {
+    setUpPlayer();
+    const blob = document.getElementById("run-data");
+    if (blob && blob.textContent.trim()) render(JSON.parse(blob.textContent));
+  });
+})();

@@ -1,0 +1,123 @@
+"""`ganforge report RUN`: one self-contained HTML page of a run, finished or not. Scripts, styles, images and data
+are inlined, so the file opens offline in any browser and makes no network request.
+
+It shows the run summary (closest preset and the settings that differ from it), the loss, accuracy, learning-rate
+and live-check curves (zoom: drag; reset: double-click) with the diagnosis warnings marked at their steps, the
+fixed-noise grids under a slider (a time-lapse of the run), and the latest eval results."""
+import base64
+import io
+import json
+from importlib import resources
+from pathlib import Path
+
+from PIL import Image
+
+from ..config import flatten, load_config, preset_names
+from ..errors import GanforgeError
+
+MAX_POINTS = 2000  # per curve: a run of a million steps still gives a page of a few MB
+MAX_FRAMES = 60  # sample grids, evenly spread over the run, the last always among them
+FRAME_QUALITY = 85  # JPEG: a grid of 64 samples in ~30-80 kB instead of ~150-400 kB as PNG
+
+
+def write_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
+    run_dir = Path(run_dir)
+    if not (run_dir / "config.json").is_file():
+        raise GanforgeError(f"{run_dir}: not a ganforge run folder (no config.json)")
+    out = Path(out) if out else run_dir / "report.html"
+    page = render(run_data(run_dir))
+    partial = out.with_name(out.name + ".partial")
+    partial.write_text(page, encoding="utf-8")
+    partial.replace(out)  # a browser reloading the page never sees half of it
+    return out
+
+
+def run_data(run_dir: Path) -> dict:
+    """Everything the page shows, as plain JSON."""
+    config = json.loads((run_dir / "config.json").read_text())
+    preset, differences = closest_preset(config)
+    metrics = read_log(run_dir / "metrics.jsonl")
+    info = json.loads((run_dir / "run.json").read_text()) if (run_dir / "run.json").is_file() else {}
+    last = metrics[-1] if metrics else {}
+    return {
+        "name": run_dir.resolve().name,
+        "summary": {
+            "preset": preset, "differences": differences, "step": last.get("step", 0),
+            "iterations": config["train"]["iterations"], "time_s": last.get("time_s"), "img_per_s": last.get("img_per_s"),
+            "device": info.get("device"), "processes": info.get("processes"), "data": config["data"]["source"],
+            "resolution": config["model"]["resolution"], "batch_size": config["train"]["batch_size"],
+        },
+        "metrics": thin(metrics, MAX_POINTS),
+        "diagnostics": thin(read_log(run_dir / "diagnostics.jsonl"), MAX_POINTS),
+        "warnings": read_log(run_dir / "warnings.jsonl"),
+        "frames": frames(run_dir / "samples", MAX_FRAMES),
+        "evaluation": latest_evaluation(run_dir),
+    }
+
+
+def closest_preset(config: dict) -> tuple[str, dict]:
+    """The shipped preset that differs from the run's settings in the fewest places, and those differences. A run
+    does not record which preset it was started from; its settings are the preset's plus the flags."""
+    mine = flatten(config)
+    best = None
+    for name in preset_names():
+        theirs = flatten(load_config(name).to_dict())
+        differences = {k: v for k, v in mine.items() if theirs.get(k, v) != v}
+        if best is None or len(differences) < len(best[1]):
+            best = (name, differences)
+    return best
+
+
+def read_log(path: Path) -> list[dict]:
+    """A JSONL log's rows; a torn last line (the run is writing, or was killed mid-write) is left out."""
+    if not path.is_file():
+        return []
+    rows = []
+    for line in path.read_text().splitlines():
+        try:
+            rows.append(json.loads(line))
+        except ValueError:
+            continue
+    return rows
+
+
+def thin(rows: list[dict], most: int) -> list[dict]:
+    """At most `most` rows, evenly spread, the first and last kept: a curve's shape without every logged step."""
+    if len(rows) <= most:
+        return rows
+    keep = sorted({round(i * (len(rows) - 1) / (most - 1)) for i in range(most)})
+    return [rows[i] for i in keep]
+
+
+def frames(samples_dir: Path, most: int) -> list[dict]:
+    grids = sorted(samples_dir.glob("step-*.png")) if samples_dir.is_dir() else []
+    return [{"step": int(path.stem.split("-")[1]), "src": image_data_uri(path)} for path in thin(grids, most)]
+
+
+def image_data_uri(path: Path, quality: int = FRAME_QUALITY) -> str:
+    buffer = io.BytesIO()
+    Image.open(path).convert("RGB").save(buffer, format="JPEG", quality=quality)
+    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def latest_evaluation(run_dir: Path) -> dict | None:
+    evaluations = sorted(run_dir.glob("eval-*.json"))
+    if not evaluations:
+        return None
+    return {"file": evaluations[-1].name, "results": json.loads(evaluations[-1].read_text())}
+
+
+def render(data: dict) -> str:
+    assets = resources.files("ganforge.web")
+    text = {name: assets.joinpath(name).read_text(encoding="utf-8") for name in
+            ("report.html", "report.js", "report.css", "vendor/uPlot.iife.min.js", "vendor/uPlot.min.css")}
+    blob = json.dumps(data, separators=(",", ":")).replace("</", "<\\/")  # nothing in the data can close the script tag
+    return (text["report.html"]
+            .replace("{{title}}", _escape(f"ganforge report: {data['name']}"))
+            .replace("{{styles}}", text["vendor/uPlot.min.css"] + "\n" + text["report.css"])
+            .replace("{{scripts}}", text["vendor/uPlot.iife.min.js"] + "\n" + text["report.js"])
+            .replace("{{data}}", blob))
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
