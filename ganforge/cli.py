@@ -78,6 +78,11 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("run", help="a run folder")
     report.add_argument("--out", help="the HTML file; default RUN/report.html")
 
+    watch = commands.add_parser("watch", help="show a run in the browser while it trains (a local page, updated live)")
+    watch.add_argument("run", help="a run folder")
+    watch.add_argument("--port", type=int, default=8000)
+    watch.add_argument("--host", default="127.0.0.1", help="127.0.0.1: this machine only; 0.0.0.0 exposes it to the network")
+
     summary = commands.add_parser("summary", help="print the networks' layers, output shapes and parameter counts")
     summary.add_argument("--preset", default="seed")
     summary.add_argument("--resolution", type=int)
@@ -185,6 +190,18 @@ def cmd_report(args) -> None:
     print(f"wrote {path} ({path.stat().st_size / 2**10:.0f} kB; it opens offline in any browser)")
 
 
+def cmd_watch(args) -> None:
+    from .web.watch import make_server
+
+    server = make_server(args.run, args.host, args.port)
+    host, port = server.server_address[:2]
+    print(f"watching {args.run} at http://{host}:{port}/ (Ctrl-C to stop)", flush=True)
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()
+
+
 def cmd_summary(args) -> None:
     import torch
 
@@ -266,7 +283,7 @@ def cmd_presets(args) -> None:
         print(f"{name:<{width}}  {settings.get('about', '')}")
 
 
-COMMANDS = {"train": cmd_train, "generate": cmd_generate, "export": cmd_export, "report": cmd_report, "eval": cmd_eval, "bench": cmd_bench, "summary": cmd_summary, "import-keras": cmd_import_keras, "sweep": cmd_sweep, "presets": cmd_presets}
+COMMANDS = {"train": cmd_train, "generate": cmd_generate, "export": cmd_export, "report": cmd_report, "watch": cmd_watch, "eval": cmd_eval, "bench": cmd_bench, "summary": cmd_summary, "import-keras": cmd_import_keras, "sweep": cmd_sweep, "presets": cmd_presets}
 
 
 def main(argv: list[str] | None = None) -> int:

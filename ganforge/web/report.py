@@ -32,8 +32,8 @@ def write_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
     return out
 
 
-def run_data(run_dir: Path) -> dict:
-    """Everything the page shows, as plain JSON."""
+def run_data(run_dir: Path, frame_source=None) -> dict:
+    """Everything the page shows, as plain JSON. `frame_source(path)` gives a grid's URL; default: inlined JPEG."""
     config = json.loads((run_dir / "config.json").read_text())
     preset, differences = closest_preset(config)
     metrics = read_log(run_dir / "metrics.jsonl")
@@ -50,7 +50,7 @@ def run_data(run_dir: Path) -> dict:
         "metrics": thin(metrics, MAX_POINTS),
         "diagnostics": thin(read_log(run_dir / "diagnostics.jsonl"), MAX_POINTS),
         "warnings": read_log(run_dir / "warnings.jsonl"),
-        "frames": frames(run_dir / "samples", MAX_FRAMES),
+        "frames": frames(run_dir / "samples", MAX_FRAMES, frame_source or image_data_uri),
         "evaluation": latest_evaluation(run_dir),
     }
 
@@ -89,9 +89,9 @@ def thin(rows: list[dict], most: int) -> list[dict]:
     return [rows[i] for i in keep]
 
 
-def frames(samples_dir: Path, most: int) -> list[dict]:
+def frames(samples_dir: Path, most: int, source) -> list[dict]:
     grids = sorted(samples_dir.glob("step-*.png")) if samples_dir.is_dir() else []
-    return [{"step": int(path.stem.split("-")[1]), "src": image_data_uri(path)} for path in thin(grids, most)]
+    return [{"step": int(path.stem.split("-")[1]), "src": source(path)} for path in thin(grids, most)]
 
 
 def image_data_uri(path: Path, quality: int = FRAME_QUALITY) -> str:
@@ -107,7 +107,8 @@ def latest_evaluation(run_dir: Path) -> dict | None:
     return {"file": evaluations[-1].name, "results": json.loads(evaluations[-1].read_text())}
 
 
-def render(data: dict) -> str:
+def render(data: dict, extra_script: str = "", with_data: bool = True) -> str:
+    """The page; `ganforge watch` serves it without data (`with_data=False`) and streams the data to it instead."""
     assets = resources.files("ganforge.web")
     text = {name: assets.joinpath(name).read_text(encoding="utf-8") for name in
             ("report.html", "report.js", "report.css", "vendor/uPlot.iife.min.js", "vendor/uPlot.min.css")}
@@ -115,8 +116,8 @@ def render(data: dict) -> str:
     return (text["report.html"]
             .replace("{{title}}", _escape(f"ganforge report: {data['name']}"))
             .replace("{{styles}}", text["vendor/uPlot.min.css"] + "\n" + text["report.css"])
-            .replace("{{scripts}}", text["vendor/uPlot.iife.min.js"] + "\n" + text["report.js"])
-            .replace("{{data}}", blob))
+            .replace("{{scripts}}", text["vendor/uPlot.iife.min.js"] + "\n" + text["report.js"] + "\n" + extra_script)
+            .replace("{{data}}", blob if with_data else ""))
 
 
 def _escape(text: str) -> str:

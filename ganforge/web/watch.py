@@ -1,0 +1,123 @@
+"""`ganforge watch RUN`: the report's page, live. A local server (the standard library's) reads the run folder and
+pushes its data to the page with Server-Sent Events whenever the run writes.
+
+It reads files only: the trainer cannot tell whether anyone watches, a run under torchrun is watched the same way
+(its first process writes the folder), a dropped connection resumes (the browser's EventSource reconnects and
+sends Last-Event-ID: nothing is resent unless the run changed), and a finished run is replayed as it stands."""
+import hashlib
+import json
+import re
+import time
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+from ..errors import GanforgeError
+from .report import render, run_data
+
+POLL_SECONDS = 0.5  # how often the run folder is looked at: a change reaches the page within about a second
+KEEPALIVE_SECONDS = 15  # an SSE comment now and then, so that proxies and browsers keep an idle stream open
+WATCHED = ("config.json", "run.json", "metrics.jsonl", "diagnostics.jsonl", "warnings.jsonl")
+GRID_NAME = re.compile(r"^step-\d{8}\.png$")
+
+LIVE_SCRIPT = """
+(function () {
+  const source = new EventSource("events");
+  source.onmessage = (event) => { const data = JSON.parse(event.data); data.live = true; window.ganforge.render(data); };
+  source.onerror = () => { document.getElementById("subtitle").textContent += " (reconnecting...)"; };
+})();
+"""
+
+
+def version(run_dir: Path) -> str:
+    """A fingerprint of what the page shows: it changes whenever the run writes something the page reads."""
+    parts = []
+    for name in WATCHED:
+        path = run_dir / name
+        if path.is_file():
+            stat = path.stat()
+            parts.append(f"{name}:{stat.st_size}:{stat.st_mtime_ns}")
+    for folder, pattern in ((run_dir / "samples", "step-*.png"), (run_dir, "eval-*.json")):
+        if folder.is_dir():
+            parts += sorted(p.name for p in folder.glob(pattern))
+    return hashlib.sha1("|".join(parts).encode()).hexdigest()[:16]
+
+
+def live_data(run_dir: Path) -> dict:
+    """The report's data with the grids as links to the run folder (sent again on every change) instead of inlined."""
+    return run_data(run_dir, frame_source=lambda path: f"samples/{path.name}")
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server_version = "ganforge-watch"
+    run_dir: Path
+
+    def log_message(self, *args):  # no access log on the console
+        pass
+
+    def do_GET(self):
+        path = self.path.split("?", 1)[0]
+        if path == "/":
+            page = render({"name": self.run_dir.resolve().name}, extra_script=LIVE_SCRIPT, with_data=False)
+            self._send(HTTPStatus.OK, "text/html; charset=utf-8", page.encode())
+        elif path == "/events":
+            self._events()
+        elif path.startswith("/samples/") and GRID_NAME.match(path.removeprefix("/samples/")):
+            grid = self.run_dir / "samples" / path.removeprefix("/samples/")
+            if grid.is_file():
+                self._send(HTTPStatus.OK, "image/png", grid.read_bytes(), cache=True)
+            else:
+                self._send(HTTPStatus.NOT_FOUND, "text/plain", b"no such grid")
+        else:
+            self._send(HTTPStatus.NOT_FOUND, "text/plain", b"not found")
+
+    def _send(self, status, kind: str, body: bytes, cache: bool = False):
+        self.send_response(status)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "max-age=3600" if cache else "no-store")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _events(self):
+        self.send_response(HTTPStatus.OK)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Cache-Control", "no-store")
+        self.end_headers()
+        sent = self.headers.get("Last-Event-ID")  # a reconnecting client already has this version
+        quiet_since = time.monotonic()
+        try:
+            while not self.server.stopping:
+                current = version(self.run_dir)
+                if current != sent:
+                    message = json.dumps(live_data(self.run_dir), separators=(",", ":"))
+                    self.wfile.write(f"id: {current}\ndata: {message}\n\n".encode())
+                    self.wfile.flush()
+                    sent, quiet_since = current, time.monotonic()
+                elif time.monotonic() - quiet_since > KEEPALIVE_SECONDS:
+                    self.wfile.write(b": still watching\n\n")
+                    self.wfile.flush()
+                    quiet_since = time.monotonic()
+                time.sleep(POLL_SECONDS)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the page was closed; EventSource will reconnect if it was only a drop
+
+
+class WatchServer(ThreadingHTTPServer):
+    daemon_threads = True
+    stopping = False
+
+    def shutdown(self):
+        self.stopping = True
+        super().shutdown()
+
+
+def make_server(run_dir: str | Path, host: str = "127.0.0.1", port: int = 8000) -> WatchServer:
+    run_dir = Path(run_dir)
+    if not (run_dir / "config.json").is_file():
+        raise GanforgeError(f"{run_dir}: not a ganforge run folder (no config.json); start the run first, then watch it")
+    handler = type("Handler", (_Handler,), {"run_dir": run_dir})
+    try:
+        return WatchServer((host, port), handler)
+    except OSError as exc:
+        raise GanforgeError(f"cannot listen on {host}:{port} ({exc.strerror or exc}); choose another --port") from exc
