@@ -18,7 +18,7 @@ install: $(VENV)/.installed
 
 demo: install
 	$(PY) -m ganforge train --data shapes --preset dcgan --lr 5e-4 --resolution 32 --batch-size 64 --iterations 6000 \
-		--set model.width=16 --set optim.lr_decay=0.3 --set train.amp=auto --set train.max_minutes=4.5 --sample-every 1000 --checkpoint-every 2000 --out runs/demo
+		--set model.width=16 --set optim.lr_decay=0.3 --set train.amp=auto --set train.max_minutes=4.5 --sample-every 500 --checkpoint-every 2000 --set train.best_every=1000 --out runs/demo
 
 # The seed's own framework, the parity tests' reference: tf.keras 2 (TensorFlow 2.15.1, the last whose tf.keras
 # is Keras 2). It cannot share an environment with Keras 3, so it has its own; the tests start it as a subprocess.

@@ -66,16 +66,23 @@ def _parser() -> argparse.ArgumentParser:
     gen.add_argument("-n", type=int, default=64, help="how many images")
     gen.add_argument("--out", required=True, help="folder for the PNGs")
     gen.add_argument("--grid", action="store_true", help="one grid.png instead of one file per image")
+    gen.add_argument("--which", default="last", choices=["last", "best"], help="a run folder's latest checkpoint or its best.pt (train.best_every)")
     gen.add_argument("--seed", type=int, default=0)
     gen.add_argument("--device", default="auto")
+    gen.add_argument("--interpolate", type=int, metavar="K", help="a latent walk through K random z (spherical interpolation): "
+                                                                   "interpolation.png and interpolation.gif")
+    gen.add_argument("--frames", type=int, default=16, help="frames between two z of --interpolate")
+    gen.add_argument("--timelapse", action="store_true", help="the run's fixed-noise grids as timelapse.gif")
 
     export = commands.add_parser("export", help="write a run's generator as safetensors or ONNX, for use without ganforge")
     export.add_argument("run", help="a run folder (its latest checkpoint) or a checkpoint file")
     export.add_argument("--format", required=True, help="safetensors or onnx")
+    export.add_argument("--which", default="last", choices=["last", "best"], help="a run folder's latest checkpoint or its best.pt (train.best_every)")
     export.add_argument("--out", required=True, help="folder for generator.safetensors / generator.onnx")
 
     report = commands.add_parser("report", help="write RUN/report.html: one self-contained page of a run, finished or not")
     report.add_argument("run", help="a run folder")
+    report.add_argument("--which", default="last", choices=["last", "best"], help="a run folder's latest checkpoint or its best.pt (train.best_every)")
     report.add_argument("--out", help="the HTML file; default RUN/report.html")
 
     watch = commands.add_parser("watch", help="show a run in the browser while it trains (a local page, updated live)")
@@ -100,6 +107,7 @@ def _parser() -> argparse.ArgumentParser:
                                       "fid,kid,pr,dc elsewhere")
     ev.add_argument("--inception-weights", help=f"the FID Inception weights file (pt_inception-2015-12-05-6726825d.pth); "
                                                 "default: the torch hub cache, else a download")
+    ev.add_argument("--which", default="last", choices=["last", "best"], help="a run folder's latest checkpoint or its best.pt (train.best_every)")
     ev.add_argument("-n", type=int, default=10000, help="generated (and real) samples")
     ev.add_argument("--seed", type=int, default=0)
     ev.add_argument("--device", default="auto")
@@ -170,23 +178,50 @@ def cmd_generate(args) -> None:
     from .generate import generate
     from .train.build import resolve_device
 
+    if args.timelapse:
+        from .animate import timelapse
+
+        if not args.checkpoint:
+            raise GanforgeError("--timelapse needs --checkpoint RUN: the grids are the run's")
+        run_dir = Path(args.checkpoint)
+        run_dir = run_dir.parent.parent if run_dir.is_file() else run_dir
+        print(f"wrote {timelapse(run_dir, Path(args.out) / 'timelapse.gif')}")
+        return
+    if args.interpolate is not None:
+        from .animate import interpolate
+
+        paths = interpolate(_generator_source(args), args.interpolate, args.out, args.frames, args.seed, resolve_device(args.device))
+        print("wrote " + " and ".join(map(str, paths)))
+        return
     if args.n < 1:
         raise GanforgeError("-n must be at least 1")
-    paths = generate(args.checkpoint or args.model, args.n, args.out, seed=args.seed, grid=args.grid, device=resolve_device(args.device))
+    paths = generate(_generator_source(args), args.n, args.out, seed=args.seed, grid=args.grid, device=resolve_device(args.device))
     print(f"wrote {paths[0]}" if len(paths) == 1 else f"wrote {len(paths)} images to {args.out}")
+
+
+def _generator_source(args) -> Path:
+    from .train.checkpoint import resolve_checkpoint
+
+    if args.model:
+        if args.which != "last":
+            raise GanforgeError("--which picks a run folder's checkpoint; --model is one exported generator")
+        return Path(args.model)
+    return resolve_checkpoint(args.checkpoint, args.which)
 
 
 def cmd_export(args) -> None:
     from .export import export
 
-    path = export(args.run, args.format, args.out)
+    from .train.checkpoint import resolve_checkpoint
+
+    path = export(resolve_checkpoint(args.run, args.which), args.format, args.out)
     print(f"wrote {path} ({path.stat().st_size / 2**20:.1f} MiB)")
 
 
 def cmd_report(args) -> None:
     from .web.report import write_report
 
-    path = write_report(args.run, args.out)
+    path = write_report(args.run, args.out, args.which)
     print(f"wrote {path} ({path.stat().st_size / 2**10:.0f} kB; it opens offline in any browser)")
 
 
@@ -237,7 +272,7 @@ def cmd_eval(args) -> None:
 
     if args.n < 10:
         raise GanforgeError("-n must be at least 10")
-    checkpoint = resolve_checkpoint(args.checkpoint)
+    checkpoint = resolve_checkpoint(args.checkpoint, args.which)
     metrics = [m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None
     results = evaluate(checkpoint, args.data, metrics, args.n, args.seed, resolve_device(args.device), args.inception_weights)
     print(format_table(results))

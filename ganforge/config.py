@@ -55,6 +55,9 @@ class TrainConfig:
     sample_every: int = 500  # iterations between sample grids; 0 = only at the end
     checkpoint_every: int = 1000  # iterations between checkpoints; 0 = only at the end
     keep_checkpoints: int = 3  # the last K checkpoints are kept
+    best_every: int = 0  # score G every N iterations (shapes: fd_shapes; else FID when its weights are on disk) and keep
+    # the best as checkpoints/best.pt; 0 = off
+    best_samples: int = 1000  # samples per score
     diagnose_every: int = 500  # iterations between diversity (and, on shapes, mode-coverage) checks; 0 = off
     max_rollbacks: int = 3  # NaN/Inf rollbacks in a row before the run stops
     amp: str = "off"  # off; bf16 (autocast: GPUs, CPUs with AVX512-BF16/AMX); fp16 (autocast + loss scaling: GPUs);

@@ -41,6 +41,10 @@ def test_d_loss_near_zero_while_g_loss_climbs():
     assert any("G's loss climbs" in r for rs in reports for r in rs)
     flat = TrainingMonitor(patience=4)
     assert not any(flat.observe_losses(i, _line(0.9, 0.9, 0.001, 0.002, g=5)) for i in range(4))
+    # the seed under its logistic loss: G's loss near 0 against the frozen inference-mode D, rising by rounding
+    fooled = TrainingMonitor(patience=4)
+    reports = [r for i in range(4) for r in fooled.observe_losses(i, _line(1.0, 1.0, 0.0001, 0.0001, g=0.0001 * (1 + i)))]
+    assert not any("climbs" in r for r in reports) and any("D's accuracy" in r for r in reports)  # pinned, not stalled
 
 
 def test_diversity_of_identical_images_is_zero_and_collapse_is_reported():

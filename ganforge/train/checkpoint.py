@@ -32,11 +32,15 @@ def checkpoint_step(path: Path) -> int:
     return int(NAME.match(Path(path).name).group(1))
 
 
-def save_checkpoint(run_dir: Path, state: dict, keep: int) -> Path:
-    """Write to a temporary file, flush it to disk, then rename: a kill at any moment leaves the last good one."""
+BEST = "best.pt"  # beside the numbered ones; never pruned, never resumed from
+
+
+def save_checkpoint(run_dir: Path, state: dict, keep: int, name: str | None = None) -> Path:
+    """Write to a temporary file, flush it to disk, then rename: a kill at any moment leaves the last good one.
+    `name`: another file in the checkpoint folder (best.pt) in place of checkpoint-STEP.pt."""
     folder = checkpoint_dir(run_dir)
     folder.mkdir(parents=True, exist_ok=True)
-    final = checkpoint_path(run_dir, state["step"])
+    final = folder / name if name else checkpoint_path(run_dir, state["step"])
     temporary = folder / f".{final.name}.tmp{os.getpid()}"
     try:
         with open(temporary, "wb") as f:
@@ -71,9 +75,16 @@ def newest_readable(run_dir: Path, log) -> tuple[int, dict | None]:
     return -1, None
 
 
-def resolve_checkpoint(path: str | Path) -> Path:
-    """A checkpoint file, or a run folder (its latest checkpoint)."""
+def resolve_checkpoint(path: str | Path, which: str = "last") -> Path:
+    """A checkpoint file, or a run folder: its latest checkpoint, or with which="best" its best.pt."""
     path = Path(path)
+    if which not in ("last", "best"):
+        raise GanforgeError(f"--which must be best or last, not {which!r}")
+    if path.is_dir() and which == "best":
+        best = checkpoint_dir(path) / BEST
+        if not best.is_file():
+            raise GanforgeError(f"{path}: no best checkpoint ({best}); runs keep one when trained with --set train.best_every=N")
+        return best
     if path.is_dir():
         found = list_checkpoints(path)
         if not found:
@@ -84,9 +95,9 @@ def resolve_checkpoint(path: str | Path) -> Path:
     return path
 
 
-def load_checkpoint(path: str | Path, map_location="cpu") -> dict:
+def load_checkpoint(path: str | Path, map_location="cpu", which: str = "last") -> dict:
     """Load with weights_only=True: tensors and plain containers only, so a file that would run code is refused."""
-    path = resolve_checkpoint(path)
+    path = resolve_checkpoint(path, which)
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:

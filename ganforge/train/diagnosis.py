@@ -8,6 +8,7 @@ import torch.nn.functional as F
 
 PINNED_ACCURACY = 0.99  # D is right on (nearly) every real and every fake
 VANISHED_D_LOSS = 0.05  # D's loss on real + fake
+G_LOSS_RISE = 0.1  # over the patience window: by a tenth of itself, or 0.1 when below 1
 PATIENCE = 5  # consecutive log lines a symptom must persist before it is reported
 DIVERSITY_FLOOR = 0.5  # fake diversity below half the real data's: collapse under way
 DIVERSITY_FEATURES = 8  # images are compared as 8x8 colour thumbnails (192 numbers)
@@ -44,7 +45,10 @@ class TrainingMonitor:
         full = len(self.history) == self.history.maxlen
         pinned = full and all(min(v["d_acc_real"], v["d_acc_fake"]) >= PINNED_ACCURACY for v in self.history)
         first, last = self.history[0], self.history[-1]
-        vanished = full and all(v["d_loss_real"] + v["d_loss_fake"] < VANISHED_D_LOSS for v in self.history) and last["g_loss"] > first["g_loss"]
+        # "Climbs" means by a visible amount: under the seed's logistic loss G's loss against the frozen inference-mode
+        # D sits near 0 while D's does too, and rounding-level rises of 0.000x made this report flap every few lines.
+        climbs = last["g_loss"] - first["g_loss"] > G_LOSS_RISE * max(1.0, first["g_loss"])
+        vanished = full and all(v["d_loss_real"] + v["d_loss_fake"] < VANISHED_D_LOSS for v in self.history) and climbs
         return self._report(
             "pinned", pinned,
             f"iteration {step}: D's accuracy has been >= {PINNED_ACCURACY} on real and fake for the last {len(self.history)} log lines: "

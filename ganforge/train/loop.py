@@ -17,6 +17,7 @@ from ..nets import SeedDiscriminator, SeedGenerator
 from ..viz import plot_losses
 from ..web.report import write_report
 from . import checkpoint as ckpt
+from .best import BestKeeper
 from .build import PROCEDURES, autocast_dtype, build_gan, check_choices, compile_networks, distribute, resolve_device
 from .diagnosis import all_finite
 from .distributed import World, world_from_environment
@@ -83,6 +84,7 @@ def train(config: Config, run_dir: str | Path, *, progress: bool = True, log=pri
         compile_networks(gan)
     recorder = RunRecorder(config, run_dir, images, device, enabled=world.is_main, processes=world.size)  # writes config.json
     recorder.start(step)
+    best = BestKeeper(config, images, device, run_dir, log) if t.best_every and world.is_main else None
 
     def save() -> Path:
         if not all_finite({}, gan.generator, gan.discriminator):  # the periodic saves roll back before this
@@ -150,6 +152,8 @@ def train(config: Config, run_dir: str | Path, *, progress: bool = True, log=pri
                 recorder.diagnose(gan.ema.module, step)
             if t.sample_every and step % t.sample_every == 0:
                 grid = recorder.sample(gan.ema.module, step)
+            if best and step % t.best_every == 0:
+                recorder.scored(step, best(gan.ema.module, step, lambda: run_state(gan, config, step, noise, schedule)))
             if checkpointing_now:
                 last_checkpoint = save()
                 rollbacks = 0

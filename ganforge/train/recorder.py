@@ -86,6 +86,16 @@ class RunRecorder:
         for message in messages:
             self.warn(step, message)
 
+    def scored(self, step: int, row: dict | None) -> None:
+        """A best-checkpoint score (see best.py): a diagnostics line, and a console line when best.pt was replaced."""
+        if not (self.enabled and row):
+            return
+        _append(self.run_dir / "diagnostics.jsonl", {"step": step, **row})
+        metric, value = next(iter(row.items()))
+        self.tensorboard.scalars({metric: value}, step)
+        if row["best"]:
+            self.console(f"iteration {step}: {metric} {value:g}, the best so far: checkpoints/best.pt")
+
     def warn(self, step: int, message: str, console=None) -> None:
         if self.enabled:
             _append(self.run_dir / "warnings.jsonl", {"step": step, "message": message})

@@ -15,7 +15,7 @@ from .procedure import GAN
 # Settings that may change when a run is resumed; any other difference means a different experiment.
 RESUMABLE_CHANGES = {
     "train.iterations", "train.device", "train.log_every", "train.sample_every", "train.checkpoint_every",
-    "train.keep_checkpoints", "train.diagnose_every", "train.max_rollbacks", "train.compile", "train.max_minutes", "data.workers", "data.cache_dir",
+    "train.keep_checkpoints", "train.best_every", "train.best_samples", "train.diagnose_every", "train.max_rollbacks", "train.compile", "train.max_minutes", "data.workers", "data.cache_dir",
 }
 
 

@@ -9,6 +9,7 @@
     { title: "Learning rate (G)", keys: ["lr_g"], source: "metrics" },
     { title: "Sample diversity / real data's", keys: ["diversity_ratio"], source: "diagnostics" },
     { title: "Modes covered (shapes: of 120)", keys: ["modes_covered"], source: "diagnostics" },
+    { title: "Score for the best checkpoint (lower is better)", keys: ["fd_shapes", "fid"], source: "diagnostics" },
   ];
   const state = { charts: {}, frames: [], frame: 0, timer: null, followLatest: true };
 
@@ -36,6 +37,7 @@
       ["images / s", s.img_per_s == null ? "unknown" : s.img_per_s.toFixed(1)],
       ["device", s.device ? s.device + (s.processes > 1 ? ` x ${s.processes} processes` : "") : "unknown"],
     ];
+    if (s.best) rows.push(["best checkpoint", `step ${s.best.step.toLocaleString()}, ${s.best.metric} ${s.best.score.toPrecision(4)} (checkpoints/best.pt)`]);
     const table = document.getElementById("summary-table");
     table.replaceChildren(...rows.map(([k, v]) => { const tr = el("tr"); tr.append(el("th", k), el("td", String(v))); return tr; }));
     const box = document.getElementById("differences");

@@ -20,19 +20,20 @@ MAX_FRAMES = 60  # sample grids, evenly spread over the run, the last always amo
 FRAME_QUALITY = 85  # JPEG: a grid of 64 samples in ~30-80 kB instead of ~150-400 kB as PNG
 
 
-def write_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
+def write_report(run_dir: str | Path, out: str | Path | None = None, which: str = "last") -> Path:
+    """which: the checkpoint whose eval results the page shows, the latest one or best.pt (see train/best.py)."""
     run_dir = Path(run_dir)
     if not (run_dir / "config.json").is_file():
         raise GanforgeError(f"{run_dir}: not a ganforge run folder (no config.json)")
     out = Path(out) if out else run_dir / "report.html"
-    page = render(run_data(run_dir))
+    page = render(run_data(run_dir, which=which))
     partial = out.with_name(out.name + ".partial")
     partial.write_text(page, encoding="utf-8")
     partial.replace(out)  # a browser reloading the page never sees half of it
     return out
 
 
-def run_data(run_dir: Path, frame_source=None) -> dict:
+def run_data(run_dir: Path, frame_source=None, which: str = "last") -> dict:
     """Everything the page shows, as plain JSON. `frame_source(path)` gives a grid's URL; default: inlined JPEG."""
     config = json.loads((run_dir / "config.json").read_text())
     preset, differences = closest_preset(config)
@@ -46,12 +47,13 @@ def run_data(run_dir: Path, frame_source=None) -> dict:
             "iterations": config["train"]["iterations"], "time_s": last.get("time_s"), "img_per_s": last.get("img_per_s"),
             "device": info.get("device"), "processes": info.get("processes"), "data": config["data"]["source"],
             "resolution": config["model"]["resolution"], "batch_size": config["train"]["batch_size"],
+            "best": best_checkpoint(run_dir),
         },
         "metrics": thin(metrics, MAX_POINTS),
         "diagnostics": thin(read_log(run_dir / "diagnostics.jsonl"), MAX_POINTS),
         "warnings": read_log(run_dir / "warnings.jsonl"),
         "frames": frames(run_dir / "samples", MAX_FRAMES, frame_source or image_data_uri),
-        "evaluation": latest_evaluation(run_dir),
+        "evaluation": evaluation(run_dir, which),
     }
 
 
@@ -100,8 +102,22 @@ def image_data_uri(path: Path, quality: int = FRAME_QUALITY) -> str:
     return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def latest_evaluation(run_dir: Path) -> dict | None:
+def best_checkpoint(run_dir: Path) -> dict | None:
+    """best.pt's step and score ({"metric", "score", "step"}) from the diagnostics log (cheap: `watch` asks each
+    second), or None for a run that keeps none."""
+    for row in reversed(read_log(run_dir / "diagnostics.jsonl")):
+        if row.get("best"):
+            metric = "fd_shapes" if "fd_shapes" in row else "fid"
+            return {"metric": metric, "score": row[metric], "step": row["step"]}
+    return None
+
+
+def evaluation(run_dir: Path, which: str) -> dict | None:
+    """The latest eval-STEP.json, or with which="best" the one of best.pt's step."""
     evaluations = sorted(run_dir.glob("eval-*.json"))
+    if which == "best":
+        best = best_checkpoint(run_dir)
+        evaluations = [p for p in evaluations if best and p.name == f"eval-{best['step']:08d}.json"]
     if not evaluations:
         return None
     return {"file": evaluations[-1].name, "results": json.loads(evaluations[-1].read_text())}
