@@ -120,6 +120,9 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--seeds", type=int, default=5)
     bench.add_argument("--iterations", type=int, default=10000)
     bench.add_argument("--jobs", type=int, default=1, help="worker processes sharing the runs, one CPU thread each")
+    bench.add_argument("--frames", metavar="DIR", help="record GAN Lab-style frames: one run folder per dataset and seed, "
+                                                      "each with report.html (ganforge watch DIR/grid-seed0 shows one live)")
+    bench.add_argument("--frame-every", type=int, default=500, help="iterations between frames")
     bench.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a setting laid over the preset, e.g. --set optim.lr_decay=0")
 
     sweep = commands.add_parser("sweep", help="hyperparameter sensitivity: a random search on toy2d, with a report")
@@ -293,7 +296,8 @@ def cmd_bench(args) -> None:
         raise GanforgeError("--seeds and --iterations must be at least 1")
     overrides = _set_items(args.set)
     label = " ".join([args.preset, *(f"{k}={v}" for k, v in overrides.items())])
-    print(run_benchmark(load_config(args.preset, toy2d=True, overrides=overrides), label, datasets, args.seeds, args.iterations, jobs=args.jobs))
+    print(run_benchmark(load_config(args.preset, toy2d=True, overrides=overrides), label, datasets, args.seeds, args.iterations, jobs=args.jobs,
+                        frames=Path(args.frames) if args.frames else None, frame_every=args.frame_every))
 
 
 def cmd_sweep(args) -> None:

@@ -12,6 +12,7 @@ import math
 import multiprocessing
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -24,6 +25,9 @@ from .nets.toy import ToyDiscriminator, ToyGenerator
 from .train.build import PROCEDURES, SPECTRAL_NORM, assemble_gan, choose, generator_remedies
 from .train.optim import DecaySchedule, set_learning_rate
 from .train.procedure import GAN
+from .toy2d_frames import Toy2DRecorder
+
+FRAME_LOG_EVERY = 50  # iterations between metrics.jsonl lines of a run that records frames
 
 EVAL_SAMPLES = 2500
 BATCH = 100
@@ -62,8 +66,10 @@ def score(points: np.ndarray, data: Mixture) -> ModeCoverage:
     return mode_coverage(nearest, distances.min(1) < 3 * data.std, len(data.means))
 
 
-def train_one(config: Config, dataset: str, seed: int, iterations: int, lr: float = LR, beta1: float = BETA1, batch: int = BATCH) -> ModeCoverage:
-    """PacGAN's networks and optimizer settings (a sweep may change lr, beta1 and batch) with the preset's iteration."""
+def train_one(config: Config, dataset: str, seed: int, iterations: int, lr: float = LR, beta1: float = BETA1, batch: int = BATCH,
+              frames: Path | None = None, frame_every: int = 500) -> ModeCoverage:
+    """PacGAN's networks and optimizer settings (a sweep may change lr, beta1 and batch) with the preset's iteration.
+    `frames`: a run folder for GAN Lab-style frames every `frame_every` iterations (toy2d_frames.py), and its report."""
     data = mixture(dataset)
     torch.manual_seed(seed)
     config = config.merged({"train.batch_size": batch}, "toy2d")
@@ -73,12 +79,23 @@ def train_one(config: Config, dataset: str, seed: int, iterations: int, lr: floa
     rng = torch.Generator().manual_seed(seed)
     d_batch = batch * gan.d_steps
     schedule = DecaySchedule.fresh(iterations, config.optim.lr_decay)
+    recorder = Toy2DRecorder(frames, config, data, dataset, seed, EVAL_SAMPLES) if frames else None
+    if recorder:
+        recorder(gan, 0)
     for step in range(iterations):
         for optimizer, rate in rates:
             set_learning_rate(optimizer, rate * schedule.factor(step))
-        iteration(gan, data.sample(d_batch, rng), torch.randn(d_batch, 2, generator=rng), torch.randn(batch, 2, generator=rng), step)
+        stats = iteration(gan, data.sample(d_batch, rng), torch.randn(d_batch, 2, generator=rng), torch.randn(batch, 2, generator=rng), step)
+        if recorder and (step + 1) % FRAME_LOG_EVERY == 0:
+            recorder.losses(step + 1, stats)
+        if recorder and ((step + 1) % frame_every == 0 or step + 1 == iterations):
+            recorder(gan, step + 1)
     with torch.no_grad():
         points = gan.ema.module.eval()(torch.randn(EVAL_SAMPLES, 2, generator=rng)).numpy()
+    if recorder:
+        from .web.report import write_report
+
+        write_report(frames)
     return score(points, data)
 
 
@@ -103,24 +120,29 @@ def real_floor(dataset: str, seed: int = 0) -> ModeCoverage:
     return score(data.sample(EVAL_SAMPLES, torch.Generator().manual_seed(seed)).numpy(), data)
 
 
-def _timed_run(run: tuple[Config, str, int, int, int]) -> tuple[ModeCoverage, float]:
-    config, dataset, seed, iterations, threads = run
+def _timed_run(run: tuple) -> tuple[ModeCoverage, float]:
+    config, dataset, seed, iterations, threads, frames, frame_every = run
     if threads:
         torch.set_num_threads(threads)
     started = time.perf_counter()
-    return train_one(config, dataset, seed, iterations), time.perf_counter() - started
+    folder = Path(frames) / f"{dataset}-seed{seed}" if frames else None
+    return train_one(config, dataset, seed, iterations, frames=folder, frame_every=frame_every), time.perf_counter() - started
 
 
-def run_benchmark(config: Config, preset: str, datasets: list[str], seeds: int, iterations: int, log=print, jobs: int = 1) -> str:
+def run_benchmark(config: Config, preset: str, datasets: list[str], seeds: int, iterations: int, log=print, jobs: int = 1,
+                  frames: Path | None = None, frame_every: int = 500) -> str:
     """Each dataset's seeds 0..seeds-1, in `jobs` worker processes of one CPU thread each when jobs > 1
-    (every run is seeded by itself, so which worker takes it does not matter)."""
+    (every run is seeded by itself, so which worker takes it does not matter). `frames`: a folder that gets one
+    run folder (GAN Lab-style frames and report.html) per dataset and seed."""
     if jobs < 1:
         raise GanforgeError("--jobs must be at least 1")
-    runs = [(config, dataset, seed, iterations, 1 if jobs > 1 else 0) for dataset in datasets for seed in range(seeds)]
+    if frame_every < 1:
+        raise GanforgeError("--frame-every must be at least 1")
+    runs = [(config, dataset, seed, iterations, 1 if jobs > 1 else 0, frames, frame_every) for dataset in datasets for seed in range(seeds)]
     results = {dataset: [] for dataset in datasets}
     with multiprocessing.get_context("spawn").Pool(min(jobs, len(runs))) if jobs > 1 else contextlib.nullcontext() as pool:
         outcomes = pool.imap(_timed_run, runs) if pool else map(_timed_run, runs)  # in order, as they finish
-        for (_, dataset, seed, _, _), (result, seconds) in zip(runs, outcomes):
+        for (_, dataset, seed, *_), (result, seconds) in zip(runs, outcomes):
             log(f"{dataset} seed {seed}: {result.modes_covered}/{result.num_modes} modes, {100 * result.high_quality:.1f}% high quality, "
                 f"reverse KL {result.reverse_kl:.3f} ({seconds:.0f} s)")
             results[dataset].append(result)

@@ -52,7 +52,7 @@ def test_the_report_opens_offline_draws_the_curves_and_plays_the_grids(run, tmp_
 
         canvases = browser.find_elements("css selector", ".chart canvas")
         titles = [e.text for e in browser.find_elements("css selector", ".chart .u-title")]
-        assert titles == ["Losses", "D's accuracy", "Learning rate (G)", "Sample diversity / real data's", "Modes covered (shapes: of 120)"]
+        assert titles == ["Losses", "D's accuracy", "Learning rate (G)", "Sample diversity / real data's", "Modes covered"]
         losses = canvases[0]
         assert browser.execute_script(COUNT_COLOURED_PIXELS, losses, BLUE) > 200  # D's loss on real, drawn
         assert browser.execute_script(COUNT_COLOURED_PIXELS, losses, RED) > 50  # the warning at step 5, marked

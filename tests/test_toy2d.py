@@ -1,4 +1,5 @@
 """The toy benchmark's protocol: its data, its scoring, and a short deterministic training run."""
+import json
 import math
 
 import numpy as np
@@ -106,3 +107,44 @@ def test_bench_set_lays_a_setting_over_the_preset(monkeypatch, capsys):
     assert main(["bench", "toy2d", "--dataset", "ring", "--preset", "stable", "--seeds", "1", "--iterations", "3",
                  "--set", "optim.lr_decay=0.25"]) == 0
     assert decays == [0.25] and "ganforge stable optim.lr_decay=0.25 (3 it)" in capsys.readouterr().out
+
+
+def test_recording_frames_changes_nothing_and_writes_a_run_folder(tmp_path):
+    config = load_config("seed")
+    plain = train_one(config, "grid", seed=3, iterations=60)
+    recorded = train_one(config, "grid", seed=3, iterations=60, frames=tmp_path / "run", frame_every=20)
+    assert recorded == plain  # the same final G, scored on the same noise: the frames drew on their own RNG
+
+    run = tmp_path / "run"
+    rows = [json.loads(line) for line in (run / "diagnostics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [0, 20, 40, 60]
+    assert rows[-1]["modes_covered"] <= 25 and 0 <= rows[-1]["high_quality"] <= 1
+    assert sorted(p.name for p in (run / "samples").iterdir()) == [f"step-{s:08d}.png" for s in (0, 20, 40, 60)]
+    assert [json.loads(line)["step"] for line in (run / "metrics.jsonl").read_text().splitlines()] == [50]
+    assert (run / "report.html").read_text().count("data:image/jpeg;base64,") == 4  # the frames, played back
+    from ganforge.web.report import run_data
+
+    summary = run_data(run)["summary"]
+    assert (summary["data"], summary["resolution"], summary["step"]) == ("toy2d grid", None, 50) and summary["time_s"] > 0
+
+
+def test_frame_heatmap_is_d_over_the_plane_and_arrows_raise_ds_score():
+    from ganforge.toy2d_frames import HEATMAP_CELLS, frame_data
+
+    torch.manual_seed(0)
+    gan = toy_gan(load_config("seed"), LR, beta1=0.5)
+    noise = torch.randn(400, 2, generator=torch.Generator().manual_seed(1))
+    view = frame_data(gan, noise, (-6.0, 6.0))
+    D = gan.discriminator_local.train(gan.frozen_d_training)
+    # heat[row, column] is D at (x = column's, y = row's), rows going up: the picture is drawn with origin="lower"
+    axis = np.linspace(-6, 6, HEATMAP_CELLS)
+    for row, column in [(0, 0), (0, HEATMAP_CELLS - 1), (HEATMAP_CELLS - 1, 7), (40, 90)]:
+        with torch.no_grad():
+            expected = torch.sigmoid(D(torch.tensor([[axis[column], axis[row]]], dtype=torch.float32))).item()
+        assert view["heat"][row, column] == pytest.approx(expected, abs=1e-6)
+    # G's loss is -log D(G(z)): following the arrows a small way raises D's logit at (almost) every sample
+    fake, arrows = torch.from_numpy(view["fake"]), torch.from_numpy(view["arrows"])
+    step = 1e-3 / arrows.norm(dim=1, keepdim=True).clamp_min(1e-12)
+    with torch.no_grad():
+        gain = (D(fake + step * arrows) - D(fake)).squeeze(1)
+    assert (gain > 0).float().mean() > 0.95

@@ -109,21 +109,11 @@ def train(config: Config, run_dir: str | Path, *, progress: bool = True, log=pri
     try:
         while step < schedule.end:
             interrupts.check()  # a Ctrl-C during the last iteration stops the run here, between iterations
-            # Every process draws the global batch's indices and noise, then keeps its own shard of each.
-            indices = world.shard(torch.as_tensor(sampler.indices(step)), d_steps)
-            z_fake = world.shard(torch.randn(global_batch * d_steps, config.model.latent_dim, generator=noise), d_steps)
-            z_gen = world.shard(torch.randn(global_batch, config.model.latent_dim, generator=noise))
-            real = to_training_tensor(images.pixels[indices.numpy()])
             set_learning_rate(gan.opt_g, config.optim.lr_g * schedule.factor(step))
             set_learning_rate(gan.opt_d, config.optim.lr_d * schedule.factor(step))
-            if device.type == "cuda":
-                real = real.pin_memory()  # so that the copy below overlaps with the GPU's work
-            if config.data.flip:
-                flip = world.shard(torch.rand(global_batch * d_steps, generator=noise) < 0.5, d_steps)
-                real = torch.where(flip[:, None, None, None], real.flip(3), real)
+            real, z_fake, z_gen = _batch(step, sampler, images.pixels, noise, config, world, device)
             with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
-                real = real.to(device, non_blocking=True, memory_format=torch.channels_last)
-                stats = iteration(gan, real, z_fake.to(device), z_gen.to(device), step)
+                stats = iteration(gan, real, z_fake, z_gen, step)
             step += 1
             bar.update(1)
             logging_now = step % t.log_every == 0 or step == schedule.end
@@ -160,11 +150,8 @@ def train(config: Config, run_dir: str | Path, *, progress: bool = True, log=pri
             if on_step is not None:
                 on_step(step)
             if t.max_minutes and config.optim.lr_decay and not schedule.fitted:
-                end = _end_within_time(world, step, started_step, started, t.max_minutes, config.optim.lr_decay)
-                if 0 < end < schedule.end:  # the time limit comes first: the decay follows it
-                    schedule, bar.total = schedule.fitted_to(end, step), end
-                    log(f"\nat this speed the run's {t.max_minutes:g} min reach step {end}, not {t.iterations}: "
-                        f"the learning rates now fall to 0 there (optim.lr_decay={config.optim.lr_decay:g} of the time)")
+                schedule = _fit_to_time(schedule, config, world, step, started_step, started, log)
+                bar.total = schedule.end
             if t.max_minutes and _time_is_up(world, step, started, t.max_minutes, device):
                 break
     except KeyboardInterrupt as interrupt:
@@ -232,6 +219,34 @@ def _resumed_schedule(saved: DecaySchedule, config: Config, saved_iterations: in
 # A time-limited run with optim.lr_decay fits its decay to the time once the decay's share of the time is left, at the
 # speed measured so far, with this share of the time spare so that the decay's end, not the clock, ends the run.
 TIME_FIT_SPARE = 0.02
+
+
+def _batch(step: int, sampler: EpochSampler, pixels, noise: torch.Generator, config: Config, world: World, device: torch.device):
+    """Iteration `step`'s real images (flipped where drawn) and noise on `device`. Every process draws the global
+    batch's indices and noise, then keeps its own shard of each."""
+    d_steps, global_batch = config.remedies.d_steps, config.train.batch_size * world.size
+    indices = world.shard(torch.as_tensor(sampler.indices(step)), d_steps)
+    z_fake = world.shard(torch.randn(global_batch * d_steps, config.model.latent_dim, generator=noise), d_steps)
+    z_gen = world.shard(torch.randn(global_batch, config.model.latent_dim, generator=noise))
+    real = to_training_tensor(pixels[indices.numpy()])
+    if device.type == "cuda":
+        real = real.pin_memory()  # so that the copy below overlaps with the GPU's work
+    if config.data.flip:
+        flip = world.shard(torch.rand(global_batch * d_steps, generator=noise) < 0.5, d_steps)
+        real = torch.where(flip[:, None, None, None], real.flip(3), real)
+    real = real.to(device, non_blocking=True, memory_format=torch.channels_last)
+    return real, z_fake.to(device), z_gen.to(device)
+
+
+def _fit_to_time(schedule: DecaySchedule, config: Config, world: World, step: int, started_step: int, started: float, log) -> DecaySchedule:
+    """The schedule, its decay moved to end where the time limit will stop the run when that comes first."""
+    minutes, decay = config.train.max_minutes, config.optim.lr_decay
+    end = _end_within_time(world, step, started_step, started, minutes, decay)
+    if not 0 < end < schedule.end:
+        return schedule
+    log(f"\nat this speed the run's {minutes:g} min reach step {end}, not {config.train.iterations}: "
+        f"the learning rates now fall to 0 there (optim.lr_decay={decay:g} of the time)")
+    return schedule.fitted_to(end, step)
 
 
 def _end_within_time(world: World, step: int, started_step: int, started: float, minutes: float, fraction: float) -> int:

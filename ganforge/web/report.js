@@ -8,7 +8,9 @@
     { title: "D's accuracy", keys: ["d_acc_real", "d_acc_fake"], source: "metrics" },
     { title: "Learning rate (G)", keys: ["lr_g"], source: "metrics" },
     { title: "Sample diversity / real data's", keys: ["diversity_ratio"], source: "diagnostics" },
-    { title: "Modes covered (shapes: of 120)", keys: ["modes_covered"], source: "diagnostics" },
+    { title: "Modes covered", keys: ["modes_covered"], source: "diagnostics" },
+    { title: "High quality (toy2d: share of samples within 3 std of a mode)", keys: ["high_quality"], source: "diagnostics" },
+    { title: "Reverse KL over the modes (toy2d)", keys: ["reverse_kl"], source: "diagnostics" },
     { title: "Score for the best checkpoint (lower is better)", keys: ["fd_shapes", "fid"], source: "diagnostics" },
   ];
   const state = { charts: {}, frames: [], frame: 0, timer: null, followLatest: true };
@@ -32,7 +34,7 @@
     document.getElementById("subtitle").textContent =
       `step ${s.step.toLocaleString()} of ${s.iterations.toLocaleString()}` + (data.live ? " (live)" : "");
     const rows = [
-      ["preset (closest)", s.preset], ["data", s.data], ["resolution", `${s.resolution} px`],
+      ["preset (closest)", s.preset], ["data", s.data], ["resolution", s.resolution == null ? "2-D points" : `${s.resolution} px`],
       ["batch size", s.batch_size], ["steps", s.step.toLocaleString()], ["training time", duration(s.time_s)],
       ["images / s", s.img_per_s == null ? "unknown" : s.img_per_s.toFixed(1)],
       ["device", s.device ? s.device + (s.processes > 1 ? ` x ${s.processes} processes` : "") : "unknown"],

@@ -45,8 +45,8 @@ def run_data(run_dir: Path, frame_source=None, which: str = "last") -> dict:
         "summary": {
             "preset": preset, "differences": differences, "step": last.get("step", 0),
             "iterations": config["train"]["iterations"], "time_s": last.get("time_s"), "img_per_s": last.get("img_per_s"),
-            "device": info.get("device"), "processes": info.get("processes"), "data": config["data"]["source"],
-            "resolution": config["model"]["resolution"], "batch_size": config["train"]["batch_size"],
+            "device": info.get("device"), "processes": info.get("processes"), "data": f"toy2d {info['toy2d']}" if "toy2d" in info else config["data"]["source"],
+            "resolution": None if "toy2d" in info else config["model"]["resolution"], "batch_size": config["train"]["batch_size"],
             "best": best_checkpoint(run_dir),
         },
         "metrics": thin(metrics, MAX_POINTS),
