@@ -116,7 +116,7 @@ def test_a_watched_run_is_bitwise_the_run_unwatched(tmp_path):
 
 
 def test_the_page_follows_a_training_run_in_chromium(tmp_path):
-    settings = [f"--set={k}={v}" for k, v in {**TINY, "train.iterations": 400, "train.sample_every": 20}.items()]
+    settings = [f"--set={k}={v}" for k, v in {**TINY, "train.iterations": 5000, "train.sample_every": 20}.items()]
     trainer = subprocess.Popen([sys.executable, "-m", "ganforge", "train", "--preset", "dcgan", "--no-progress",
                                 "--out", str(tmp_path / "run"), *settings], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
@@ -133,6 +133,26 @@ def test_the_page_follows_a_training_run_in_chromium(tmp_path):
                     wait_for(browser, f"return Number(document.body.dataset.step) > {steps[-1]}", timeout=30)
                     steps.append(int(browser.execute_script("return document.body.dataset.step")))
                 assert steps == sorted(steps)
+                from selenium.webdriver.common.action_chains import ActionChains
+
+                # Drag across the middle of the loss chart to zoom in: the zoom holds while new steps arrive
+                over = browser.find_element("css selector", ".chart .u-over")
+                width = over.size["width"]
+                ActionChains(browser).move_to_element_with_offset(over, -width // 6, 0).click_and_hold() \
+                    .move_by_offset(width // 3, 0).release().perform()
+                x_range = "const x = window.ganforgeReport.charts['Losses'].plot.scales.x; return [x.min, x.max]"
+                zoomed = browser.execute_script(x_range)
+                last_step = "const p = window.ganforgeReport.charts['Losses'].plot; return p.data[0][p.data[0].length - 1]"
+                newest = browser.execute_script(last_step)
+                assert zoomed[1] < newest
+                wait_for(browser, f"return Number(document.body.dataset.step) > {newest + 2}", timeout=60)
+                assert browser.execute_script(last_step) > newest and browser.execute_script(x_range) == zoomed
+                ActionChains(browser).double_click(over).perform()  # zoomed out: the chart follows the data again
+                step = int(browser.execute_script("return document.body.dataset.step"))
+                wait_for(browser, f"return Number(document.body.dataset.step) > {step}", timeout=30)
+                time.sleep(0.5)
+                newest = browser.execute_script(last_step)
+                assert browser.execute_script(x_range)[1] >= newest > zoomed[1]
                 wait_for(browser, "const img = document.getElementById('grid'); return img.complete && img.naturalWidth > 0", timeout=30)
                 assert "(live)" in browser.find_element("id", "subtitle").text
                 assert console_errors(browser) == []

@@ -13,7 +13,8 @@
     { title: "Reverse KL over the modes (toy2d)", keys: ["reverse_kl"], source: "diagnostics" },
     { title: "Score for the best checkpoint (lower is better)", keys: ["fd_shapes", "fid"], source: "diagnostics" },
   ];
-  const state = { charts: {}, frames: [], frame: 0, timer: null, followLatest: true };
+  const state = { charts: {}, frames: [], frame: 0, timer: null };
+  window.ganforgeReport = state;  // the charts, for the console (and the browser tests)
 
   function el(tag, text, cls) {
     const node = document.createElement(tag);
@@ -84,9 +85,10 @@
       const series = [rows.map((r) => r.step), ...keys.map((k) => rows.map((r) => (r[k] == null ? null : r[k])))];
       const existing = state.charts[id];
       if (existing && existing.keys.join() === keys.join()) {
-        existing.plot.setData(series, existing.plot.scales.x.min == null || state.followLatest);
         existing.warnings.length = 0; existing.warnings.push(...data.warnings);
-        existing.plot.redraw();
+        // setData redraws, warnings too. A zoomed chart keeps its range as data arrives; one that is not
+        // follows it. (No redraw() after it: that would set the old x range again before the new one is applied.)
+        existing.plot.setData(series, !existing.zoomed);
         continue;
       }
       if (existing) existing.plot.destroy();
@@ -100,9 +102,20 @@
         series: [{ label: "step" }, ...keys.map((k, i) => ({ label: k, stroke: COLORS[i % COLORS.length], width: 2, spanGaps: true }))],
         axes: [{ label: "step" }, { size: 60, values: (u, ticks) => ticks.map(tick) }],
       }, series, holder);
-      state.charts[id] = { plot, keys, warnings };
+      const chart = { plot, keys, warnings, zoomed: false };
+      plot.over.addEventListener("dblclick", () => { chart.zoomed = false; });  // uPlot zooms out on double-click
+      state.charts[id] = chart;
     }
   }
+
+  // After the reader lets go of a drag (anywhere: the drag may end off the chart), a chart whose x range is now
+  // inside its data's was zoomed into. Read once uPlot has applied the new range (it does so after the event).
+  window.addEventListener("mouseup", () => setTimeout(() => {
+    for (const chart of Object.values(state.charts)) {
+      const xs = chart.plot.data[0], x = chart.plot.scales.x;
+      if (xs.length > 1 && x.min != null && (x.min > xs[0] || x.max < xs[xs.length - 1])) chart.zoomed = true;
+    }
+  }, 50));
 
   function showFrame(index) {
     if (!state.frames.length) return;
