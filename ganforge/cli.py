@@ -105,7 +105,7 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--data", help="real data to compare with; default: the run's own (shapes is supported now)")
     ev.add_argument("--metrics", help="comma-separated from fid, fd, kid, pr, dc, modes; default: fd,kid,pr,dc,modes on shapes, "
                                       "fid,kid,pr,dc elsewhere")
-    ev.add_argument("--inception-weights", help=f"the FID Inception weights file (pt_inception-2015-12-05-6726825d.pth); "
+    ev.add_argument("--inception-weights", help="the FID Inception weights file (pt_inception-2015-12-05-6726825d.pth); "
                                                 "default: the torch hub cache, else a download")
     ev.add_argument("--which", default="last", choices=["last", "best"], help="a run folder's latest checkpoint or its best.pt (train.best_every)")
     ev.add_argument("-n", type=int, default=10000, help="generated (and real) samples")

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from .config import Config
+from .runlog import append_row
 from .train.procedure import GAN
 
 FRAME_POINTS = 512  # G's samples and real points drawn per frame
@@ -40,7 +41,7 @@ class Toy2DRecorder:
 
     def losses(self, step: int, stats: dict) -> None:
         seconds = time.perf_counter() - self.started  # frames included: what the run took
-        _append(self.run_dir / "metrics.jsonl", {"step": step, **{k: round(v.item(), 6) for k, v in stats.items()},
+        append_row(self.run_dir / "metrics.jsonl", {"step": step, **{k: round(v.item(), 6) for k, v in stats.items()},
                                                  "time_s": round(seconds, 2), "img_per_s": round(step * self.batch / seconds, 1)})
 
     def __call__(self, gan: GAN, step: int) -> Path:
@@ -48,7 +49,7 @@ class Toy2DRecorder:
         with torch.no_grad():
             points = copy.deepcopy(gan.ema.module).eval()(self.eval_noise).numpy()
         coverage = self.score(points, self.data)
-        _append(self.run_dir / "diagnostics.jsonl", {"step": step, "modes_covered": coverage.modes_covered,
+        append_row(self.run_dir / "diagnostics.jsonl", {"step": step, "modes_covered": coverage.modes_covered,
                                                       "high_quality": round(coverage.high_quality, 4),
                                                       "reverse_kl": round(coverage.reverse_kl, 4)})
         return draw(view, self.real, self.extent, step, coverage, self.run_dir / "samples" / f"step-{step:08d}.png")
@@ -99,8 +100,3 @@ def draw(view: dict, real: np.ndarray, extent, step: int, coverage, path: Path) 
     fig.savefig(path)
     plt.close(fig)
     return path
-
-
-def _append(path: Path, row: dict) -> None:
-    with open(path, "a") as f:
-        f.write(json.dumps(row) + "\n")

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from ..config import Config
+from ..runlog import append_row, read_log
 from ..data.sampler import to_training_tensor
 from ..viz import save_grid
 from .diagnosis import TrainingMonitor, diversity
@@ -49,7 +50,7 @@ class RunRecorder:
             return
         for name in LOGS:
             _truncate_log(self.run_dir / name, step)
-        rows = _read_log(self.run_dir / "metrics.jsonl")
+        rows = read_log(self.run_dir / "metrics.jsonl")
         self.seconds_before = rows[-1].get("time_s", 0.0) if rows else 0.0  # training time before this resume
         self.started, self.started_step = time.perf_counter(), step
 
@@ -60,7 +61,7 @@ class RunRecorder:
         values = {**values, "lr_g": lr_g,  # the rate the iteration just run used
                   "img_per_s": round((step - self.started_step) * images_per_step / max(seconds, 1e-9), 3),
                   "time_s": round(self.seconds_before + seconds, 3)}
-        _append(self.run_dir / "metrics.jsonl", {"step": step, **values})
+        append_row(self.run_dir / "metrics.jsonl", {"step": step, **values})
         self.tensorboard.scalars(values, step)
         if bar is not None:
             bar.set_postfix(
@@ -76,7 +77,7 @@ class RunRecorder:
         if not (self.enabled and self.live_checks):
             return
         values = self.live_checks(generator, self.device)
-        _append(self.run_dir / "diagnostics.jsonl", {"step": step, **values})
+        append_row(self.run_dir / "diagnostics.jsonl", {"step": step, **values})
         self.tensorboard.scalars(values, step)
         messages = self.monitor.observe_diversity(step, values.pop("_fake_diversity"), self.live_checks.real_diversity)
         if "modes_covered" in values:
@@ -90,7 +91,7 @@ class RunRecorder:
         """A best-checkpoint score (see best.py): a diagnostics line, and a console line when best.pt was replaced."""
         if not (self.enabled and row):
             return
-        _append(self.run_dir / "diagnostics.jsonl", {"step": step, **row})
+        append_row(self.run_dir / "diagnostics.jsonl", {"step": step, **row})
         metric, value = next(iter(row.items()))
         self.tensorboard.scalars({metric: value}, step)
         if row["best"]:
@@ -98,7 +99,7 @@ class RunRecorder:
 
     def warn(self, step: int, message: str, console=None) -> None:
         if self.enabled:
-            _append(self.run_dir / "warnings.jsonl", {"step": step, "message": message})
+            append_row(self.run_dir / "warnings.jsonl", {"step": step, "message": message})
             (console or self.console)(f"warning: {message}")
 
     @torch.no_grad()
@@ -172,24 +173,6 @@ class _TensorBoard:
     def close(self) -> None:
         if self.writer:
             self.writer.close()
-
-
-def _append(path: Path, row: dict) -> None:
-    """One whole line per write: a reader polling the file sees the line or nothing new."""
-    with open(path, "a") as f:
-        f.write(json.dumps(row) + "\n")
-
-
-def _read_log(path: Path) -> list[dict]:
-    if not path.is_file():
-        return []
-    rows = []
-    for line in path.read_text().splitlines():
-        try:
-            rows.append(json.loads(line))
-        except ValueError:
-            pass  # a torn last line
-    return rows
 
 
 def _truncate_log(path: Path, step: int) -> None:

@@ -14,6 +14,7 @@ from PIL import Image
 
 from ..config import flatten, load_config, preset_names
 from ..errors import GanforgeError
+from ..runlog import read_log
 
 MAX_POINTS = 2000  # per curve: a run of a million steps still gives a page of a few MB
 MAX_FRAMES = 60  # sample grids, evenly spread over the run, the last always among them
@@ -68,19 +69,6 @@ def closest_preset(config: dict) -> tuple[str, dict]:
         if best is None or len(differences) < len(best[1]):
             best = (name, differences)
     return best
-
-
-def read_log(path: Path) -> list[dict]:
-    """A JSONL log's rows; a torn last line (the run is writing, or was killed mid-write) is left out."""
-    if not path.is_file():
-        return []
-    rows = []
-    for line in path.read_text().splitlines():
-        try:
-            rows.append(json.loads(line))
-        except ValueError:
-            continue
-    return rows
 
 
 def thin(rows: list[dict], most: int) -> list[dict]:
