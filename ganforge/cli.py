@@ -133,7 +133,8 @@ def _parser() -> argparse.ArgumentParser:
     sweep.add_argument("--space", default="goal", help="goal: lr, beta1, batch; extended: also loss, R1 gamma, EMA")
     sweep.add_argument("--out", default="runs/sweep", help="folder for sweep.db, report.md and sweep.png")
     sweep.add_argument("--seed", type=int, default=0)
-    sweep.add_argument("--jobs", type=int, default=1, help="worker processes sharing the trials, one CPU thread each")
+    sweep.add_argument("--jobs", type=int, default=1, help="worker processes sharing the trials, one CPU thread each "
+                       "(the points are drawn from one random stream per worker: keep --jobs to repeat a sweep)")
     sweep.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a setting laid over every preset (its own study)")
 
     commands.add_parser("presets", help="list the presets")

@@ -63,7 +63,8 @@ def _suggest(trial, space: str) -> None:
 
 def _draw(space: str, count: int, stream_seed: int) -> list[Point]:
     """`count` points from one seeded random stream, each with a training seed from the same stream: a rerun
-    draws the same points and pairs each with the same seed, however the runs are spread over processes."""
+    draws the same points and pairs each with the same seed, whichever process runs which. (run_sweep draws
+    from one stream per worker's share, so --jobs does change the points after the first stream's.)"""
     optuna = _optuna()
     draws = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=stream_seed))  # in memory: draws only
     points = []

@@ -53,6 +53,11 @@ def test_parallel_workers_share_the_trials_and_a_resumed_search_draws_new_points
     again = optuna.load_study(study_name="seed-ring-goal-5", storage=f"sqlite:///{tmp_path / 'again' / 'sweep.db'}")
     pairs = lambda trials: {(t.params["lr"], t.user_attrs["training_seed"]) for t in trials}  # noqa: E731
     assert pairs(again.trials) == pairs(finished[:3]) and len({seed for _, seed in pairs(finished)}) == 5
+    # --jobs 2 drew 2 points from the first stream and 1 from a second: --jobs 1's third point is another one.
+    from ganforge.sweep import _draw
+
+    points = lambda draws: {(p.params["lr"], p.training_seed) for p in draws}  # noqa: E731
+    assert pairs(finished[:3]) == points(_draw("goal", 2, 0) + _draw("goal", 1, 1)) != points(_draw("goal", 3, 0))
 
 
 def test_drawn_points_are_optunas_own_draws_and_run_largest_batch_first(tmp_path):
