@@ -77,12 +77,8 @@ def _draw(space: str, count: int, stream_seed: int) -> list[Point]:
     return points
 
 
-def _train_point(preset: str, dataset: str, iterations: int, point: Point, threads: int, overrides: dict) -> dict:
-    """One trial's toy2d run; returns what the study stores with it. threads: PyTorch's CPU threads (0: as is)."""
-    import torch
-
-    if threads:
-        torch.set_num_threads(threads)
+def _train_point(preset: str, dataset: str, iterations: int, point: Point, overrides: dict) -> dict:
+    """One trial's toy2d run (one CPU thread); returns what the study stores with it."""
     p = point.params
     changes = {**overrides, **{key: p[name] for name, key in EXTENDED.items() if name in p}}
     config = load_config(preset, toy2d=True, overrides=changes or None)
@@ -141,7 +137,7 @@ def run_sweep(presets: list[str], dataset: str, trials: int, iterations: int, st
             points = [point for k, share in enumerate(shares)
                       for point in _draw(space, share, seed * 1_000_003 + len(study.trials) * 1009 + k)]
             points.sort(key=lambda point: -point.params["batch"])
-            runs = [(preset, dataset, iterations, point, 1 if jobs > 1 else 0, overrides) for point in points]
+            runs = [(preset, dataset, iterations, point, overrides) for point in points]
             with multiprocessing.get_context("spawn").Pool(min(jobs, len(runs))) if jobs > 1 else contextlib.nullcontext() as pool:
                 outcomes = pool.imap_unordered(_train_point_star, runs) if pool else map(_train_point_star, runs)
                 for point, attrs in outcomes:
