@@ -133,6 +133,8 @@ def test_the_page_follows_a_training_run_in_chromium(tmp_path):
                     wait_for(browser, f"return Number(document.body.dataset.step) > {steps[-1]}", timeout=30)
                     steps.append(int(browser.execute_script("return document.body.dataset.step")))
                 assert steps == sorted(steps)
+                # The first sample grid pushes the charts down by its height as it loads: drag once it is there
+                wait_for(browser, "const img = document.getElementById('grid'); return img.complete && img.naturalWidth > 0", timeout=30)
                 from selenium.webdriver.common.action_chains import ActionChains
 
                 # Drag across the middle of the loss chart to zoom in: the zoom holds while new steps arrive
@@ -153,7 +155,6 @@ def test_the_page_follows_a_training_run_in_chromium(tmp_path):
                 time.sleep(0.5)
                 newest = browser.execute_script(last_step)
                 assert browser.execute_script(x_range)[1] >= newest > zoomed[1]
-                wait_for(browser, "const img = document.getElementById('grid'); return img.complete && img.naturalWidth > 0", timeout=30)
                 assert "(live)" in browser.find_element("id", "subtitle").text
                 assert console_errors(browser) == []
                 browser.save_screenshot(str(tmp_path / "watch.png"))

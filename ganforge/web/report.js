@@ -95,27 +95,22 @@
       const holder = el("div", undefined, "chart");
       holder.dataset.chart = id;
       box.append(holder);
-      const warnings = [...data.warnings];
-      const plot = new uPlot({
-        title: id, width, height: 240, plugins: [warningLines(warnings)],
+      const chart = { keys, warnings: [...data.warnings], zoomed: false };
+      // An x range inside the data's is the reader's zoom (a drag). It is read as uPlot applies each range, so
+      // data arriving just after the drag cannot undo it; uPlot's double-click sets the data's range: zoomed out.
+      const zoomWatch = (u, key) => {
+        const xs = u.data[0], x = u.scales.x;
+        if (key === "x" && xs.length > 1 && x.min != null) chart.zoomed = x.min > xs[0] || x.max < xs[xs.length - 1];
+      };
+      chart.plot = new uPlot({
+        title: id, width, height: 240, plugins: [warningLines(chart.warnings)], hooks: { setScale: [zoomWatch] },
         scales: { x: { time: false } }, cursor: { drag: { x: true, y: false } },
         series: [{ label: "step" }, ...keys.map((k, i) => ({ label: k, stroke: COLORS[i % COLORS.length], width: 2, spanGaps: true }))],
         axes: [{ label: "step" }, { size: 60, values: (u, ticks) => ticks.map(tick) }],
       }, series, holder);
-      const chart = { plot, keys, warnings, zoomed: false };
-      plot.over.addEventListener("dblclick", () => { chart.zoomed = false; });  // uPlot zooms out on double-click
       state.charts[id] = chart;
     }
   }
-
-  // After the reader lets go of a drag (anywhere: the drag may end off the chart), a chart whose x range is now
-  // inside its data's was zoomed into. Read once uPlot has applied the new range (it does so after the event).
-  window.addEventListener("mouseup", () => setTimeout(() => {
-    for (const chart of Object.values(state.charts)) {
-      const xs = chart.plot.data[0], x = chart.plot.scales.x;
-      if (xs.length > 1 && x.min != null && (x.min > xs[0] || x.max < xs[xs.length - 1])) chart.zoomed = true;
-    }
-  }, 50));
 
   function showFrame(index) {
     if (!state.frames.length) return;
