@@ -94,6 +94,7 @@ def _parser() -> argparse.ArgumentParser:
     summary.add_argument("--preset", default="seed")
     summary.add_argument("--resolution", type=int)
     summary.add_argument("--latent-dim", type=int)
+    summary.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="any setting, e.g. --set model.arch=r3")
 
     imp = commands.add_parser("import-keras", help="turn a seed user's Keras models into a ganforge run")
     imp.add_argument("--generator", required=True, help="G saved by Keras (.keras or .h5)")
@@ -245,14 +246,12 @@ def cmd_summary(args) -> None:
     import torch
 
     from .config import load_config
-    from .nets import SeedDiscriminator
     from .summary import layer_table
-    from .train.build import build_generator
+    from .train.build import build_discriminator, build_generator
 
     values = {"model.resolution": args.resolution, "model.latent_dim": args.latent_dim}
-    config = load_config(args.preset, overrides={k: v for k, v in values.items() if v is not None})
-    generator = build_generator(config)
-    discriminator = SeedDiscriminator(config.model.resolution, width=config.model.width)
+    config = load_config(args.preset, overrides={**{k: v for k, v in values.items() if v is not None}, **_set_items(args.set)})
+    generator, discriminator = build_generator(config), build_discriminator(config)
     r = config.model.resolution
     print(layer_table(generator, torch.zeros(2, config.model.latent_dim)))
     print()

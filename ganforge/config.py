@@ -15,11 +15,24 @@ from .errors import GanforgeError
 
 
 @dataclass(frozen=True)
+class R3Config:
+    """The r3 family's own settings (ganforge/nets/r3.py)."""
+
+    width: int = 32  # channels at full resolution, doubling toward 4x4 up to 4x; R3GAN's CIFAR-10 is 768 throughout
+    blocks: int = 1  # residual blocks per stage (R3GAN: 2)
+    expansion: int = 2  # a block's inverted bottleneck widens its channels by this (R3GAN: 2)
+    group_channels: int = 16  # channels per group of a block's 3x3 convolution (R3GAN's CIFAR-10: 16)
+    shuffle: bool = False  # true: no full-resolution stage; G's last stage makes 2x2 pixels per position (pixel
+    # shuffle) and D folds 2x2 pixels into channels: half the time per iteration at 32 px
+
+
+@dataclass(frozen=True)
 class ModelConfig:
-    arch: str = "seed"  # network family; "seed" is the seed's DCGAN-style pair
+    arch: str = "seed"  # network family (ganforge/nets/registry.py): seed (the seed's DCGAN-style pair) or r3
     resolution: int = 128  # pixels per side: 32, 64, 128 (the seed's) or 256
     latent_dim: int = 100  # size of z; the seed does not say, 100 is DCGAN's
-    width: int = 64  # filters of D's first and G's last block, every other width in proportion; 64 is the seed
+    width: int = 64  # the seed family's: filters of D's first and G's last block, the rest in proportion; 64 is the seed
+    r3: R3Config = field(default_factory=R3Config)
 
 
 @dataclass(frozen=True)
@@ -43,8 +56,10 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    procedure: str = "seed"  # the training iteration; "seed" is D-real, D-fake, G-through-frozen-D
-    loss: str = "logistic"  # logistic (BCE from logits: the seed's, as tf.keras computes it), keras_torch_bce, hinge, lsgan, wgan
+    procedure: str = "seed"  # the training iteration: seed (D-real, D-fake, G-through-frozen-D) or paired (D on real
+    # and fakes in one loss, then G against the same reals)
+    loss: str = "logistic"  # logistic (BCE from logits: the seed's, as tf.keras computes it), keras_torch_bce, hinge, lsgan,
+    # wgan, rpgan (relativistic pairing, paired procedure only)
     fakes_g_mode: str = "inference"  # G's BN mode making D's fakes: inference (the seed's G.predict) or training
     frozen_d_mode: str = "inference"  # D's BN mode in G's step: inference (a frozen Keras BN) or training
     batch_size: int = 32  # real images per D step (and fakes per D step, and z per G step)
@@ -74,7 +89,8 @@ class RemedyConfig:
     spectral_norm: str = "none"  # none, d, or both (D and G): Miyato et al. 2018
     g_batch_norm: bool = True  # false: G without BatchNorm, each sample a function of its own z alone
     r1_gamma: float = 0.0  # R1 penalty gamma/2 * |grad_x D(x)|^2 on real data (Mescheder et al. 2018); 0 = off
-    r1_interval: int = 16  # lazy R1: every N-th D step, weighted by N (Karras et al. 2020)
+    r2_gamma: float = 0.0  # R2: the same penalty on fakes (R3GAN pairs it with R1); 0 = off
+    r1_interval: int = 16  # lazy R1 and R2: every N-th D step, weighted by N (Karras et al. 2020)
     gp_weight: float = 0.0  # WGAN-GP (|grad D(x_hat)| - 1)^2 on real/fake interpolates (Gulrajani et al. 2017); 0 = off
     ema_half_life: float = 0.0  # EMA of G's weights, half-life in images (StyleGAN's 10k); 0 = off
     label_smoothing: float = 0.0  # one-sided: D's real label is 1 - this (Salimans et al. 2016)

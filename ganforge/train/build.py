@@ -6,18 +6,17 @@ from torch.nn.parallel import DistributedDataParallel
 
 from ..config import Config
 from ..errors import GanforgeError
-from ..nets import SeedDiscriminator, SeedGenerator
-from ..nets.seed import discriminator_widths
+from ..nets.registry import Family, family_of
 from ..nets.layers import with_spectral_norm, without_batch_norm
 from .augment import DInput
 from .distributed import World, synchronize_batch_norm
 from .ema import GeneratorEMA
 from .objectives import make_objective
 from .optim import KerasAdam
-from .penalties import R1, GradientPenalty
-from .procedure import GAN, seed_iteration
+from .penalties import R1, R2, GradientPenalty
+from .procedure import GAN, paired_iteration, seed_iteration
 
-PROCEDURES = {"seed": seed_iteration}
+PROCEDURES = {"seed": seed_iteration, "paired": paired_iteration}
 
 
 def resolve_device(name: str, world: World = World()) -> torch.device:
@@ -31,14 +30,15 @@ def resolve_device(name: str, world: World = World()) -> torch.device:
         raise GanforgeError(f"unknown device {name!r} (use auto, cpu, cuda or cuda:N)") from exc
 
 
-def build_generator(config: Config) -> nn.Module:
-    if config.model.arch != "seed":
-        raise GanforgeError(f"unknown architecture {config.model.arch!r}; available: seed")
+def family(config: Config) -> Family:
     try:
-        generator = SeedGenerator(config.model.latent_dim, config.model.resolution, config.model.width)
+        return family_of(config)
     except ValueError as exc:
         raise GanforgeError(str(exc)) from exc
-    return generator_remedies(generator, config)
+
+
+def build_generator(config: Config) -> nn.Module:
+    return generator_remedies(family(config).generator(config), config)
 
 
 def generator_remedies(generator: nn.Module, config: Config) -> nn.Module:
@@ -49,9 +49,8 @@ def generator_remedies(generator: nn.Module, config: Config) -> nn.Module:
 
 
 def build_discriminator(config: Config) -> nn.Module:
-    r = config.remedies
-    discriminator = SeedDiscriminator(config.model.resolution, pack=r.pack, minibatch_std=r.minibatch_std, width=config.model.width)
-    return with_spectral_norm(discriminator) if choose(SPECTRAL_NORM, r.spectral_norm, "remedies.spectral_norm")[0] else discriminator
+    discriminator = family(config).discriminator(config)
+    return with_spectral_norm(discriminator) if choose(SPECTRAL_NORM, config.remedies.spectral_norm, "remedies.spectral_norm")[0] else discriminator
 
 
 BN_MODES = {"inference": False, "training": True}
@@ -87,21 +86,24 @@ def check_choices(config: Config) -> None:
     """Every named choice and remedy setting, checked before any data is decoded: a typo in --set fails in a
     second, with the setting's name and its choices, not after a folder of images has been read."""
     t, r = config.train, config.remedies
-    if config.model.arch != "seed":
-        raise GanforgeError(f"unknown architecture {config.model.arch!r}; available: seed")
+    family(config)
     for table, value, setting in ((PROCEDURES, t.procedure, "train.procedure"), (AMP, t.amp, "train.amp"),
                                   (BN_MODES, t.fakes_g_mode, "train.fakes_g_mode"), (BN_MODES, t.frozen_d_mode, "train.frozen_d_mode"),
                                   (SPECTRAL_NORM, r.spectral_norm, "remedies.spectral_norm")):
         choose(table, value, setting)
     check_remedies(config)
     try:
-        make_objective(t.loss, r.label_smoothing)
+        make_objective(t.loss, r.label_smoothing, t.procedure)
         DInput(r.diffaugment, r.instance_noise, r.instance_noise_anneal)
-        if r.r1_gamma:
-            R1(r.r1_gamma, r.r1_interval)
-        discriminator_widths(config.model.resolution, config.model.width)
+        penalties(config)
     except ValueError as exc:
         raise GanforgeError(str(exc)) from exc
+
+
+def penalties(config: Config) -> list:
+    r = config.remedies
+    return (([R1(r.r1_gamma, r.r1_interval)] if r.r1_gamma else []) + ([R2(r.r2_gamma, r.r1_interval)] if r.r2_gamma else [])
+            + ([GradientPenalty(r.gp_weight)] if r.gp_weight else []))
 
 
 def assemble_gan(config: Config, generator: nn.Module, discriminator: nn.Module, lr_g: float, lr_d: float, beta1: float) -> GAN:
@@ -109,7 +111,6 @@ def assemble_gan(config: Config, generator: nn.Module, discriminator: nn.Module,
     t, o, r = config.train, config.optim, config.remedies
     choose(PROCEDURES, t.procedure, "train.procedure")
     check_remedies(config)
-    penalties = ([R1(r.r1_gamma, r.r1_interval)] if r.r1_gamma else []) + ([GradientPenalty(r.gp_weight)] if r.gp_weight else [])
     # fp16's narrow exponent range needs loss scaling (bf16's does not); a disabled scaler is the identity.
     loss_scaling = choose(AMP, t.amp, "train.amp") is torch.float16
     device = next(generator.parameters()).device.type
@@ -119,11 +120,11 @@ def assemble_gan(config: Config, generator: nn.Module, discriminator: nn.Module,
             discriminator,
             opt_g=KerasAdam(generator.parameters(), lr=lr_g, beta1=beta1, beta2=o.beta2, eps=o.eps),
             opt_d=KerasAdam(discriminator.parameters(), lr=lr_d, beta1=beta1, beta2=o.beta2, eps=o.eps),
-            objective=make_objective(t.loss, r.label_smoothing),
+            objective=make_objective(t.loss, r.label_smoothing, t.procedure),
             fakes_g_training=choose(BN_MODES, t.fakes_g_mode, "train.fakes_g_mode"),
             frozen_d_training=choose(BN_MODES, t.frozen_d_mode, "train.frozen_d_mode"),
             d_input=DInput(r.diffaugment, r.instance_noise, r.instance_noise_anneal),
-            penalties=penalties,
+            penalties=penalties(config),
             d_steps=r.d_steps,
             ema=GeneratorEMA(generator, r.ema_half_life, t.batch_size),
             scaler_d=torch.amp.GradScaler(device, enabled=loss_scaling),

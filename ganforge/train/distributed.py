@@ -17,6 +17,7 @@ import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
+from ..errors import GanforgeError
 from ..nets.layers import KerasBatchNorm
 
 
@@ -104,8 +105,11 @@ class SyncKerasBatchNorm(KerasBatchNorm):
 
 
 def synchronize_batch_norm(module: nn.Module) -> nn.Module:
-    """Every KerasBatchNorm in `module` computes its statistics over all processes' batches."""
+    """Every KerasBatchNorm in `module` computes its statistics over all processes' batches. Another kind of
+    BatchNorm would silently keep per-process statistics: it is refused."""
     for layer in module.modules():
+        if isinstance(layer, nn.modules.batchnorm._BatchNorm):
+            raise GanforgeError(f"train.sync_bn: {type(layer).__name__} in {type(module).__name__} has no synchronized form here")
         if type(layer) is KerasBatchNorm:
             layer.__class__ = SyncKerasBatchNorm  # same parameters and buffers, global statistics
     return module

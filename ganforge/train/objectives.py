@@ -80,16 +80,49 @@ def _wasserstein() -> Objective:
     return Objective(d_real=lambda l: -l.mean(), d_fake=lambda l: l.mean(), g=lambda l: -l.mean())
 
 
+@dataclass(frozen=True)
+class PairedObjective:
+    """An objective on real and fake logits together, for the paired procedure (D on both, then G)."""
+
+    d: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # D's loss from (real_logits, fake_logits)
+    g: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # G's loss from (real_logits, fake_logits)
+
+
+def relativistic_pairing() -> PairedObjective:
+    """RpGAN (Jolicoeur-Martineau 2019; R3GAN's loss): each fake is judged against a real one, not against a fixed
+    threshold. D: E softplus(D(fake) - D(real)) = -E log sigmoid(D(real) - D(fake)); G: the mirror image,
+    E softplus(D(real) - D(fake)). Pair i is real[i] with fake[i]; adding a constant to D changes neither loss,
+    so D's raw logits have no absolute meaning (its accuracy is the share of pairs it ranks right)."""
+    return PairedObjective(d=lambda real, fake: F.softplus(_loss_precision(fake) - _loss_precision(real)).mean(),
+                           g=lambda real, fake: F.softplus(_loss_precision(real) - _loss_precision(fake)).mean())
+
+
+def paired(objective: "Objective") -> PairedObjective:
+    """A per-batch objective in the paired procedure: D's loss is its real and fake losses summed."""
+    return PairedObjective(d=lambda real, fake: objective.d_real(real) + objective.d_fake(fake), g=lambda real, fake: objective.g(fake))
+
+
 LABELLED = {"logistic": logistic_bce, "keras_torch_bce": keras_torch_bce, "lsgan": least_squares}
 UNLABELLED = {"hinge": _hinge, "wgan": _wasserstein}
-OBJECTIVE_NAMES = [*LABELLED, *UNLABELLED]
+PAIRED = {"rpgan": relativistic_pairing}  # losses of real and fake together: train.procedure = paired only
+OBJECTIVE_NAMES = [*LABELLED, *UNLABELLED, *PAIRED]
 # Until it was measured against tf.keras 2, the clipped loss was called keras_bce and taken for the seed's:
 # runs saved with that name go on with the loss they started with.
 RENAMED = {"keras_bce": "keras_torch_bce"}
 
 
-def make_objective(name: str, label_smoothing: float = 0.0) -> Objective:
-    """The named objective; one-sided label smoothing moves D's real label to 1 - label_smoothing."""
+def make_objective(name: str, label_smoothing: float = 0.0, procedure: str = "seed") -> Objective | PairedObjective:
+    """The named objective for `procedure` (the paired one takes every loss; the seed's three separate steps
+    cannot take a loss that pairs real with fake); one-sided label smoothing moves D's real label to 1 - label_smoothing."""
+    if procedure == "paired":
+        if name in PAIRED:
+            if label_smoothing:
+                raise ValueError(f"label smoothing needs a loss with labels ({', '.join(LABELLED)}), not {name!r}")
+            return PAIRED[name]()
+        return paired(make_objective(name, label_smoothing))
+    if name in PAIRED:
+        raise ValueError(f"train.loss = {name!r} judges real and fake together: it needs train.procedure = 'paired', "
+                         f"not {procedure!r}")
     if name in RENAMED:
         warnings.warn(f"train.loss = {name!r} is now called {RENAMED[name]!r} (BCE on clipped probabilities, "
                       "Keras 3's torch backend); the seed's loss is 'logistic'", stacklevel=2)

@@ -27,19 +27,32 @@ def _input_gradient(discriminator, images: torch.Tensor) -> torch.Tensor:
     return gradient.flatten(1)
 
 
-class R1:
-    """gamma/2 * E|grad_x D(x)|^2 on real data (Mescheder et al. 2018). Lazy: computed on every `interval`-th
-    step only and multiplied by `interval`, so its average strength stays the same (Karras et al. 2020)."""
+class ZeroCentredPenalty:
+    """gamma/2 * E|grad_x D(x)|^2 on real data (R1, Mescheder et al. 2018) or on fakes (R2). Lazy: computed on every
+    `interval`-th step only and multiplied by `interval`, so its average strength stays the same (Karras et al.
+    2020). R1 alone leaves D free to be steep around the fakes; with R2 as well the training dynamics converge
+    locally (R3GAN, Huang et al. 2024)."""
 
-    def __init__(self, gamma: float, interval: int = 1):
+    def __init__(self, gamma: float, interval: int = 1, on: str = "real"):
         if interval < 1:
             raise ValueError("remedies.r1_interval must be >= 1")
-        self.gamma, self.interval = gamma, interval
+        if gamma < 0:
+            raise ValueError(f"a gradient penalty's gamma must be >= 0, not {gamma}")
+        self.gamma, self.interval, self.on = gamma, interval, on
 
     def __call__(self, discriminator, real: torch.Tensor, fake: torch.Tensor, step: int):
         if step % self.interval:
             return 0.0
-        return self.gamma / 2 * self.interval * _input_gradient(discriminator, real).pow(2).sum(1).mean()
+        images = real if self.on == "real" else fake
+        return self.gamma / 2 * self.interval * _input_gradient(discriminator, images).pow(2).sum(1).mean()
+
+
+def R1(gamma: float, interval: int = 1) -> ZeroCentredPenalty:
+    return ZeroCentredPenalty(gamma, interval, "real")
+
+
+def R2(gamma: float, interval: int = 1) -> ZeroCentredPenalty:
+    return ZeroCentredPenalty(gamma, interval, "fake")
 
 
 class GradientPenalty:

@@ -1,4 +1,6 @@
-"""The training procedure, written once: the seed's D-real / D-fake / G-through-frozen-D iteration.
+"""The training procedures, each written once: the seed's D-real / D-fake / G-through-frozen-D iteration, and
+the paired one (D on real and fakes in one loss, then G against the same reals) that a loss judging each fake
+against a real one needs (RpGAN).
 
 Remedies enter only as the parts of `GAN` that the build chose (objective, what D sees, penalties,
 D steps per G step, G's average); none of them is an `if` here, and with the defaults every one of
@@ -11,7 +13,7 @@ import torch
 from torch import nn
 
 from .ema import GeneratorEMA
-from .objectives import SEED_OBJECTIVE, Loss, Objective, binary_accuracy
+from .objectives import SEED_OBJECTIVE, Loss, Objective, PairedObjective, binary_accuracy
 
 REAL, FAKE = 1.0, 0.0
 
@@ -33,7 +35,7 @@ class GAN:
     discriminator: nn.Module
     opt_g: torch.optim.Optimizer
     opt_d: torch.optim.Optimizer
-    objective: Objective = SEED_OBJECTIVE
+    objective: Objective | PairedObjective = SEED_OBJECTIVE  # paired: a PairedObjective
     fakes_g_training: bool = False  # the seed makes D's fakes with G in inference mode (G.predict)
     frozen_d_training: bool = False  # the seed's frozen D runs its BN in inference mode in G's step
     d_input: Callable[[torch.Tensor, int], torch.Tensor] = _unchanged  # augmentation / noise before D
@@ -108,4 +110,49 @@ def seed_iteration(gan: GAN, real: torch.Tensor, z_fake: torch.Tensor, z_gen: to
         "g_loss": g_loss.detach(),
         "d_acc_real": d_acc_real,
         "d_acc_fake": d_acc_fake,
+    }
+
+
+def paired_iteration(gan: GAN, real: torch.Tensor, z_fake: torch.Tensor, z_gen: torch.Tensor, step: int = 0) -> dict[str, torch.Tensor]:
+    """One iteration of the paired procedure: per D step, one optimizer step on a loss of real and fake logits
+    together; then G's step, its fakes judged by D (frozen) against the last real batch. Shapes as seed_iteration's.
+
+    D's accuracy here is the share of pairs (real[i], fake[i]) it ranks right, D(real) > D(fake), reported for
+    both halves: a relativistic D's logits mean nothing on their own.
+    """
+    G, D, seen_by_d = gan.generator, gan.discriminator, gan.d_input
+    D_local = gan.discriminator_local
+    D.train()
+    for real_batch, z_batch in zip(real.chunk(gan.d_steps), z_fake.chunk(gan.d_steps)):
+        # 1. D on a real batch and a batch of fakes, one loss, one step; the penalties (R1 on the reals, R2 on
+        #    the fakes) in the same step.
+        real_seen = seen_by_d(real_batch, step)
+        G.train(gan.fakes_g_training)
+        with torch.no_grad():
+            fake_seen = seen_by_d(G(z_batch), step)
+        real_logits, fake_logits = D(real_seen), D(fake_seen)
+        d_loss = gan.objective.d(real_logits, fake_logits)
+        penalty = sum(p(D_local, real_seen, fake_seen, step) for p in gan.penalties)
+        gan.opt_d.zero_grad(set_to_none=True)
+        _backward_and_step(gan.scaler_d, d_loss + penalty, gan.opt_d)
+
+    # 2. G through D frozen: its fakes against the reals D last saw (no gradient flows into the reals' side).
+    G.train()
+    D_local.train(gan.frozen_d_training)
+    D_local.requires_grad_(False)
+    with torch.no_grad():
+        real_logits_g = D_local(real_seen)
+    g_loss = gan.objective.g(real_logits_g, D_local(seen_by_d(G(z_gen), step)))
+    gan.opt_g.zero_grad(set_to_none=True)
+    _backward_and_step(gan.scaler_g, g_loss, gan.opt_g)
+    D_local.requires_grad_(True)
+    gan.ema.update()
+
+    ranked = (real_logits.detach() > fake_logits.detach()).to(real_logits.dtype).mean()
+    return {
+        "d_loss_real": d_loss.detach() / 2,  # the shared loss, halved so that real + fake is D's loss as with the seed's
+        "d_loss_fake": d_loss.detach() / 2,
+        "g_loss": g_loss.detach(),
+        "d_acc_real": ranked,
+        "d_acc_fake": ranked,
     }

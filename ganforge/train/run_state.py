@@ -20,7 +20,8 @@ RESUMABLE_CHANGES = {
 
 
 def check_same_experiment(saved: dict, current: dict, where: Path) -> None:
-    old, new = flatten(saved), flatten(current)
+    # Both through the dataclasses: a setting added since the run was saved has its default on both sides.
+    old, new = (flatten(Config.from_dict(c, str(where)).to_dict()) for c in (saved, current))
     changed = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k) and k not in RESUMABLE_CHANGES)
     if changed:
         details = ", ".join(f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in changed)

@@ -1,0 +1,96 @@
+"""The demo's budget, recipe against recipe: `shapes` at 32 px for the same minutes of training on this machine,
+each run scored by the shipped classifier at its last checkpoint and at best.pt, with the diagnosis's warnings
+counted. Runs one after another in one process, so every recipe gets the same machine.
+
+    python bench/demo_recipes.py [--recipes modern,dcgan-demo] [--minutes 4.5] [--amp auto,off] [--busy 0,1]
+                                 [--seeds 0] [--samples 2000] [--out runs/bench-demo]
+
+--busy 1 keeps one core busy with a spinning process during each run (a user's other work). Goal (issue 22):
+>= 110/120 modes, >= 85% high quality, fd_shapes <= 100, no warning, last within 10% of best's fd_shapes.
+"""
+import argparse
+import json
+import multiprocessing
+import platform
+import time
+from pathlib import Path
+
+from ganforge.config import load_config
+from ganforge.evaluate import evaluate
+from ganforge.train.loop import train
+
+# The demo's run (the Makefile's `demo`), and the recipe it used before `modern`, with the settings it was tuned with.
+DEMO = {"model.resolution": 32, "train.batch_size": 64, "train.iterations": 6000, "optim.lr_decay": 0.3, "train.sample_every": 500,
+        "train.checkpoint_every": 2000, "train.best_every": 1000}
+RECIPES = {
+    "modern": ("modern", {}),
+    "dcgan-demo": ("dcgan", {"model.width": 16, "optim.lr_d": 5e-4, "optim.lr_g": 5e-4}),
+    "stable": ("stable", {"model.width": 16}),
+}
+
+
+def _spin() -> None:
+    while True:
+        pass
+
+
+def run_row(recipe: str, amp: str, busy: int, seed: int, minutes: float, samples: int, out: Path, extra: dict) -> dict:
+    preset, settings = RECIPES[recipe]
+    folder = out / f"{recipe}-{amp}-busy{busy}-seed{seed}"
+    config = load_config(preset, overrides={**DEMO, **settings, "train.amp": amp, "train.max_minutes": minutes, "train.seed": seed, **extra})
+    spinners = [multiprocessing.get_context("spawn").Process(target=_spin, daemon=True) for _ in range(busy)]
+    for spinner in spinners:
+        spinner.start()
+    started = time.perf_counter()
+    try:
+        run = train(config, folder, progress=False, log=lambda *_: None)
+    finally:
+        for spinner in spinners:
+            spinner.terminate()
+    took = time.perf_counter() - started
+    last = evaluate(run.last_checkpoint, "shapes", ["modes", "fd"], samples, log=lambda *_: None)
+    best = evaluate(folder / "checkpoints" / "best.pt", "shapes", ["modes", "fd"], samples, log=lambda *_: None)
+    warnings = [json.loads(line)["message"] for line in (folder / "warnings.jsonl").read_text().splitlines()] \
+        if (folder / "warnings.jsonl").exists() else []
+    return {"recipe": recipe, "amp": amp, "busy": busy, "seed": seed, "iterations": run.step, "seconds": round(took),
+            "modes": last["modes_covered"], "high_quality": last["high_quality"], "reverse_kl": last["reverse_kl"],
+            "fd_last": last["fd_shapes"], "fd_best": best["fd_shapes"], "best_step": best["checkpoint_step"],
+            "warnings": len(warnings), "d_wins": sum("D wins" in w for w in warnings), "grid": str(run.sample_grid)}
+
+
+def table(rows: list[dict]) -> str:
+    lines = ["| recipe | amp | busy cores | seed | iterations | modes | high quality | reverse KL | fd_shapes last | best (step) | warnings (D wins) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['recipe']} | {r['amp']} | {r['busy']} | {r['seed']} | {r['iterations']:,} | {r['modes']}/120 | {100 * r['high_quality']:.1f}% "
+                     f"| {r['reverse_kl']:.3f} | {r['fd_last']:.0f} | {r['fd_best']:.0f} ({r['best_step']:,}) | {r['warnings']} ({r['d_wins']}) |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--recipes", default="modern,dcgan-demo", help=f"comma-separated: {', '.join(RECIPES)}")
+    parser.add_argument("--minutes", type=float, default=4.5)
+    parser.add_argument("--amp", default="auto", help="comma-separated train.amp values, e.g. auto,off")
+    parser.add_argument("--busy", default="0", help="comma-separated counts of busy cores, e.g. 0,1")
+    parser.add_argument("--seeds", default="0", help="comma-separated training seeds")
+    parser.add_argument("--samples", type=int, default=2000)
+    parser.add_argument("--out", default="runs/bench-demo")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a setting laid over every recipe")
+    args = parser.parse_args()
+    out = Path(args.out)
+    extra = dict(item.split("=", 1) for item in args.set)
+    print(f"shapes 32 px, {args.minutes:g} min of training per run, {args.samples} samples scored; {platform.processor() or platform.machine()}, "
+          f"{multiprocessing.cpu_count()} cores" + (f"; with {', '.join(args.set)}" if args.set else ""), flush=True)
+    rows = []
+    for seed in (int(s) for s in args.seeds.split(",")):
+        for busy in (int(b) for b in args.busy.split(",")):
+            for amp in args.amp.split(","):
+                for recipe in args.recipes.split(","):
+                    rows.append(run_row(recipe.strip(), amp.strip(), busy, seed, args.minutes, args.samples, out, extra))
+                    print(json.dumps(rows[-1]), flush=True)
+    print(table(rows))
+
+
+if __name__ == "__main__":
+    main()

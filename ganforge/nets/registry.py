@@ -1,0 +1,93 @@
+"""Network families: a name (`model.arch`) -> a builder of (G, D) from the config.
+
+The contract every family meets (tests/test_families.py checks it for each one):
+- G(z) takes z of shape (B, latent_dim) and returns images (B, 3, resolution, resolution) in [-1, 1];
+  G has `latent_dim` and `resolution` attributes.
+- D(images) returns logits (B / pack, 1); D has a `resolution` attribute.
+- `remedies`: which of the network-changing remedies (pack, minibatch_std, spectral_norm, g_batch_norm) the
+  family takes; a config that asks another one of it is one clear error when the run is built.
+- `batch_norm`: the normalization layers it uses, the ones EMA recalibrates and SyncBN replaces under torchrun.
+A new family is one module in nets/ and one entry in FAMILIES.
+"""
+from dataclasses import dataclass
+from typing import Callable
+
+from torch import nn
+
+from .layers import KerasBatchNorm
+from .r3 import R3Discriminator, R3Generator, stage_widths
+from .seed import SeedDiscriminator, SeedGenerator, discriminator_widths, generator_widths
+
+NETWORK_REMEDIES = {  # setting -> its value when off
+    "pack": 1,
+    "minibatch_std": 0,
+    "spectral_norm": "none",
+    "g_batch_norm": True,
+}
+
+
+@dataclass(frozen=True)
+class Family:
+    generator: Callable[..., nn.Module]  # (config) -> G
+    discriminator: Callable[..., nn.Module]  # (config) -> D, with the remedies that change its shape
+    check: Callable  # (config) -> None; raises ValueError on sizes the family cannot build
+    remedies: frozenset  # the NETWORK_REMEDIES it takes
+    batch_norm: tuple = ()  # its normalization layer types
+    about: str = ""
+
+
+def _seed_check(config) -> None:
+    generator_widths(config.model.resolution, config.model.width)
+    discriminator_widths(config.model.resolution, config.model.width)
+    if config.model.width < 1:
+        raise ValueError(f"model.width must be at least 1, not {config.model.width}")
+
+
+def _r3_sizes(config) -> dict:
+    r3 = config.model.r3
+    return dict(width=r3.width, blocks=r3.blocks, expansion=r3.expansion, group_channels=r3.group_channels, shuffle=r3.shuffle)
+
+
+def _r3_check(config) -> None:
+    r3 = config.model.r3
+    stage_widths(config.model.resolution, r3.width)
+    if r3.blocks < 1 or r3.expansion < 1 or r3.group_channels < 1:
+        raise ValueError("model.r3.blocks, model.r3.expansion and model.r3.group_channels must be at least 1")
+    if (r3.width * r3.expansion) % r3.group_channels:
+        raise ValueError(f"model.r3.group_channels {r3.group_channels} must divide width x expansion "
+                         f"({r3.width} x {r3.expansion} = {r3.width * r3.expansion})")
+
+
+FAMILIES = {
+    "seed": Family(
+        generator=lambda c: SeedGenerator(c.model.latent_dim, c.model.resolution, c.model.width),
+        discriminator=lambda c: SeedDiscriminator(c.model.resolution, pack=c.remedies.pack, minibatch_std=c.remedies.minibatch_std,
+                                                  width=c.model.width),
+        check=_seed_check,
+        remedies=frozenset(NETWORK_REMEDIES),
+        batch_norm=(KerasBatchNorm,),
+        about="the seed's DCGAN-style pair (5x5 convolutions, Keras BatchNorm, dense heads); model.width scales it",
+    ),
+    "r3": Family(
+        generator=lambda c: R3Generator(c.model.latent_dim, c.model.resolution, **_r3_sizes(c)),
+        discriminator=lambda c: R3Discriminator(c.model.resolution, pack=c.remedies.pack, minibatch_std=c.remedies.minibatch_std,
+                                                **_r3_sizes(c)),
+        check=_r3_check,
+        remedies=frozenset({"pack", "minibatch_std", "spectral_norm"}),
+        about="R3GAN's minimal backbone: ResNet stages of grouped inverted bottlenecks, no normalization; model.r3.* sizes it",
+    ),
+}
+
+
+def family_of(config) -> Family:
+    """The config's family, its sizes and its remedies checked (ValueError says what is wrong)."""
+    name = config.model.arch
+    if name not in FAMILIES:
+        raise ValueError(f"model.arch = {name!r} is not a network family; available: {', '.join(FAMILIES)}")
+    family = FAMILIES[name]
+    family.check(config)
+    for setting, off in NETWORK_REMEDIES.items():
+        if setting not in family.remedies and getattr(config.remedies, setting) != off:
+            raise ValueError(f"remedies.{setting} = {getattr(config.remedies, setting)!r} is not available for model.arch = "
+                             f"{name!r} (it takes: {', '.join(sorted(family.remedies)) or 'none of the network remedies'})")
+    return family

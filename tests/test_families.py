@@ -1,0 +1,156 @@
+"""The contract every network family meets (ganforge/nets/registry.py), checked for each registered family:
+shapes and ranges, determinism, bitwise resume with its EMA, export to safetensors and ONNX, a two-process gloo
+run, `summary`, and a remedy the family cannot take refused by name."""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import require_module
+from ganforge.cli import main
+from ganforge.config import load_config
+from ganforge.errors import GanforgeError
+from ganforge.export import load_safetensors_generator
+from ganforge.generate import load_generator
+from ganforge.nets.registry import FAMILIES
+from ganforge.nets.seed import count_parameters
+from ganforge.train import checkpoint as ckpt
+from ganforge.train.build import build_discriminator, build_generator, check_choices
+from ganforge.train.loop import train
+
+# Each family small, trained by the recipe it is meant for: the seed family by `stable` (the seed's procedure with
+# R1 and an EMA), r3 by `modern` (the paired procedure, RpGAN, R1 + R2, an EMA).
+FAMILY_RUNS = {
+    "seed": ("stable", {"model.width": 8}),
+    "r3": ("modern", {"model.r3.width": 8, "model.r3.group_channels": 8}),
+}
+SMALL = {"model.resolution": 32, "model.latent_dim": 8, "train.batch_size": 4, "train.iterations": 4, "train.log_every": 1,
+         "train.sample_every": 0, "train.checkpoint_every": 2, "train.diagnose_every": 0, "data.shapes_size": 16,
+         "remedies.r1_interval": 2}  # the lazy penalties' on and off steps both inside the run
+
+
+def _config(family, **changes):
+    preset, sizes = FAMILY_RUNS[family]
+    return load_config(preset, overrides={**SMALL, **sizes, **changes})
+
+
+def test_every_registered_family_is_tested_here():
+    assert set(FAMILY_RUNS) == set(FAMILIES)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("resolution", [32, 64])
+def test_shapes_ranges_and_determinism(family, resolution):
+    config = _config(family, **{"model.resolution": resolution})
+    torch.manual_seed(0)
+    generator, discriminator = build_generator(config), build_discriminator(config)
+    torch.manual_seed(0)
+    again = build_generator(config)
+    assert generator.latent_dim == 8 and generator.resolution == discriminator.resolution == resolution
+    z = torch.randn(5, 8) * 3  # well outside N(0, 1): the range holds anyway
+    with torch.no_grad():
+        images = generator.eval()(z)
+        assert images.shape == (5, 3, resolution, resolution) and images.abs().max() <= 1
+        assert images.std() > 0  # not a constant picture
+        torch.testing.assert_close(again.eval()(z), images, rtol=0, atol=0)
+        logits = discriminator.eval()(images)
+    assert logits.shape == (5, 1) and torch.isfinite(logits).all()
+    norms = FAMILIES[family].batch_norm
+    assert all(isinstance(m, norms) for m in generator.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm) or "BatchNorm" in type(m).__name__)
+
+
+class Killed(Exception):
+    pass
+
+
+def _stop_at(target):
+    def on_step(step):
+        if step == target:
+            raise Killed
+    return on_step
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_a_killed_run_resumes_bitwise_ema_included(family, tmp_path):
+    config = _config(family)
+    train(config, tmp_path / "straight", progress=False, log=lambda *_: None)
+    with pytest.raises(Killed):
+        train(config, tmp_path / "resumed", progress=False, log=lambda *_: None, on_step=_stop_at(3))
+    train(config, tmp_path / "resumed", progress=False, log=lambda *_: None)
+    a, b = ckpt.load_checkpoint(tmp_path / "straight"), ckpt.load_checkpoint(tmp_path / "resumed")
+    assert a["step"] == b["step"] == 4 and a["generator_ema"] is not None
+    for part in ("generator", "discriminator", "generator_ema"):
+        for key, value in a[part].items():
+            assert torch.equal(value, b[part][key]), f"{part}.{key}"
+    # the average is a real average: neither the live G nor its start
+    first = ckpt.load_checkpoint(ckpt.checkpoint_path(tmp_path / "straight", 0))
+    moved = [k for k in a["generator"] if a["generator"][k].is_floating_point() and not torch.equal(first["generator"][k], a["generator"][k])]
+    assert moved and all(not torch.equal(a["generator_ema"][k], a["generator"][k]) for k in moved)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_export_to_safetensors_and_onnx_gives_the_runs_generator(family, tmp_path):
+    ort = require_module("onnxruntime")
+    run = tmp_path / "run"
+    train(_config(family, **{"train.iterations": 2}), run, progress=False, log=lambda *_: None)
+    assert main(["export", str(run), "--format", "safetensors", "--out", str(tmp_path)]) == 0
+    assert main(["export", str(run), "--format", "onnx", "--out", str(tmp_path)]) == 0
+    ours, config, _ = load_generator(run)
+    exported, exported_config, _ = load_safetensors_generator(tmp_path / "generator.safetensors")
+    assert exported_config == config
+    z = np.random.default_rng(0).standard_normal((3, 8)).astype(np.float32)
+    with torch.no_grad():
+        reference = ours(torch.from_numpy(z))
+        torch.testing.assert_close(exported(torch.from_numpy(z)), reference, rtol=0, atol=0)
+    session = ort.InferenceSession(str(tmp_path / "generator.onnx"))
+    np.testing.assert_allclose(session.run(["images"], {"z": z})[0], reference.numpy(), rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_two_gloo_processes_train_what_one_process_with_their_global_batch_trains(family, tmp_path):
+    """torchrun, 2 CPU processes of batch 2 against 1 of batch 4 from the same start (SyncBN where the family
+    has BatchNorm): the same maths up to summation order."""
+    preset, sizes = FAMILY_RUNS[family]
+    settings = {**SMALL, **sizes, "train.iterations": 2, "train.sync_bn": True, "optim.eps": 1e-2}
+    train(load_config(preset, overrides=settings), tmp_path / "one", progress=False, log=lambda *_: None)
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--standalone", "-m", "ganforge", "train",
+               "--preset", preset, "--out", str(tmp_path / "two"), "--no-progress"]
+    for key, value in {**settings, "train.batch_size": 2}.items():
+        command += ["--set", f"{key}={value}"]
+    done = subprocess.run(command, env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    one, two = ckpt.load_checkpoint(tmp_path / "one"), ckpt.load_checkpoint(tmp_path / "two")
+    start = ckpt.load_checkpoint(ckpt.checkpoint_path(tmp_path / "one", 0))
+    for net in ("generator", "discriminator"):
+        update_one = torch.cat([(one[net][k] - start[net][k]).flatten() for k in start[net] if "running" not in k])
+        update_two = torch.cat([(two[net][k] - start[net][k]).flatten() for k in start[net] if "running" not in k])
+        assert update_one.norm() > 0
+        assert ((update_one - update_two).norm() / update_one.norm()).item() < 1e-2, net
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_summary_lists_every_layer_and_the_parameter_totals(family, capsys):
+    preset, sizes = FAMILY_RUNS[family]
+    args = ["summary", "--preset", preset, "--resolution", "32"]
+    for key, value in sizes.items():
+        args += ["--set", f"{key}={value}"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    config = load_config(preset, overrides={**sizes, "model.resolution": 32})
+    for network in (build_generator(config), build_discriminator(config)):
+        assert type(network).__name__ in out
+        assert f"Total params: {count_parameters(network):,}" in out
+    assert "(3, 32, 32)" in out  # G's output layer
+
+
+def test_a_remedy_the_family_cannot_take_is_refused_by_name():
+    config = _config("r3", **{"remedies.g_batch_norm": False})
+    with pytest.raises(GanforgeError, match=r"remedies.g_batch_norm.*model.arch = 'r3'"):
+        check_choices(config)
+    with pytest.raises(GanforgeError, match="model.arch = 'nope' is not a network family; available: seed, r3"):
+        check_choices(_config("r3", **{"model.arch": "nope"}))
+    with pytest.raises(GanforgeError, match="group_channels"):
+        check_choices(_config("r3", **{"model.r3.group_channels": 5}))
