@@ -35,6 +35,18 @@ def test_pinned_accuracy_is_reported_once_per_episode():
     assert sum(map(len, again)) == 1
 
 
+def test_the_d_wins_advice_fits_the_run_and_offers_nothing_it_already_uses():
+    from ganforge.config import load_config
+
+    seed = TrainingMonitor(patience=1, config=load_config("seed")).observe_losses(1, _line(1.0, 1.0))[0]
+    assert "inference-mode D" in seed and "--preset dcgan" in seed and "R1 (--preset stable)" in seed
+    dcgan = TrainingMonitor(patience=1, config=load_config("dcgan")).observe_losses(1, _line(1.0, 1.0))[0]
+    assert "inference-mode" not in dcgan and "--preset dcgan" not in dcgan and "DiffAugment" in dcgan
+    modern = TrainingMonitor(patience=1, config=load_config("modern", overrides={"remedies.diffaugment": "translation"}))
+    message = modern.observe_losses(1, _line(1.0, 1.0))[0]
+    assert "pair by pair" in message and "R1" not in message and "DiffAugment" not in message and "Try: a lower --lr-d." in message
+
+
 def test_d_loss_near_zero_while_g_loss_climbs():
     monitor = TrainingMonitor(patience=4)
     reports = [monitor.observe_losses(i, _line(0.9, 0.9, 0.001, 0.002, g=5 + i)) for i in range(4)]

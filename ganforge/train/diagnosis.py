@@ -22,11 +22,28 @@ def diversity(images: torch.Tensor) -> float:
     return float(distances.sum() / (n * (n - 1)))
 
 
+def d_wins_advice(config=None) -> tuple[str, str]:
+    """What the D-wins warning says about G's loss, and what it offers to try, fitted to the run: it names the
+    seed's BN mismatch only where the run has it, and offers no remedy the run already uses."""
+    if config is None:
+        return ("a low one means G fools the inference-mode D of its own step, not the D that judges: the seed's BN mismatch",
+                "BN in training mode throughout (--preset dcgan), a lower --lr-d, or R1 (--preset stable)")
+    t, r = config.train, config.remedies
+    mismatch = t.frozen_d_mode == "inference" or t.fakes_g_mode == "inference"
+    about = ("a low one means G fools the inference-mode D of its own step, not the D that judges: the seed's BN mismatch"
+             if mismatch else "D separates reals from fakes" + (" pair by pair" if t.procedure == "paired" else ""))
+    tries = (["BN in training mode throughout (--preset dcgan)"] if mismatch else []) + ["a lower --lr-d"]
+    tries += [] if r.diffaugment else ["DiffAugment (--set remedies.diffaugment=translation)"]
+    tries += [] if r.r1_gamma else ["R1 (--preset stable)"]
+    return about, ", ".join(tries[:-1]) + (", or " if len(tries) > 1 else "") + tries[-1]
+
+
 class TrainingMonitor:
     """Feed it each log line (and, every few hundred iterations, diversity and coverage); it returns the
     warnings to print. Each symptom is reported once when it starts, and again only after it has cleared."""
 
-    def __init__(self, patience: int = PATIENCE):
+    def __init__(self, patience: int = PATIENCE, config=None):
+        self.d_wins_about, self.d_wins_try = d_wins_advice(config)
         self.history = deque(maxlen=patience)
         self.active: set[str] = set()
         self.best_coverage: int | None = None
@@ -52,8 +69,7 @@ class TrainingMonitor:
         return self._report(
             "pinned", pinned,
             f"iteration {step}: D's accuracy has been >= {PINNED_ACCURACY} on real and fake for the last {len(self.history)} log lines: "
-            f"D wins (G's loss {last['g_loss']:.3f}; a low one means G fools the inference-mode D of its own step, not the D "
-            "that judges: the seed's BN mismatch). Try: BN in training mode throughout (--preset dcgan), a lower --lr-d, or R1 (--preset stable).",
+            f"D wins (G's loss {last['g_loss']:.3f}; {self.d_wins_about}). Try: {self.d_wins_try}.",
         ) + self._report(
             "vanished", vanished,
             f"iteration {step}: D's loss is near 0 ({last['d_loss_real'] + last['d_loss_fake']:.4f}) while G's loss climbs "

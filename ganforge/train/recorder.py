@@ -41,7 +41,7 @@ class RunRecorder:
         (self.run_dir / "run.json").write_text(json.dumps({"device": str(device), "processes": processes}) + "\n")
         self.tensorboard = _TensorBoard(self.run_dir / "tensorboard")
         self.live_checks = _LiveChecks(config, images, device) if config.train.diagnose_every else None
-        self.monitor = TrainingMonitor()
+        self.monitor = TrainingMonitor(config=config)
         self.started, self.started_step, self.seconds_before = time.perf_counter(), 0, 0.0
 
     def start(self, step: int) -> None:
