@@ -6,7 +6,8 @@ The contract every family meets (tests/test_families.py checks it for each one):
 - D(images) returns logits (B / pack, 1); D has a `resolution` attribute.
 - `remedies`: which of the network-changing remedies (pack, minibatch_std, spectral_norm, g_batch_norm) the
   family takes; a config that asks another one of it is one clear error when the run is built.
-- `batch_norm`: the normalization layers it uses, the ones EMA recalibrates and SyncBN replaces under torchrun.
+- `batch_norm`: the normalization layer types it uses (EMA recalibrates any BatchNorm; SyncBN under torchrun takes
+  KerasBatchNorm and refuses the others by name).
 A new family is one module in nets/ and one entry in FAMILIES.
 """
 from dataclasses import dataclass
@@ -33,7 +34,6 @@ class Family:
     check: Callable  # (config) -> None; raises ValueError on sizes the family cannot build
     remedies: frozenset  # the NETWORK_REMEDIES it takes
     batch_norm: tuple = ()  # its normalization layer types
-    about: str = ""
 
 
 def _seed_check(config) -> None:
@@ -66,16 +66,14 @@ FAMILIES = {
         check=_seed_check,
         remedies=frozenset(NETWORK_REMEDIES),
         batch_norm=(KerasBatchNorm,),
-        about="the seed's DCGAN-style pair (5x5 convolutions, Keras BatchNorm, dense heads); model.width scales it",
-    ),
+    ),  # the seed's DCGAN-style pair (5x5 convolutions, Keras BatchNorm, dense heads); model.width scales it
     "r3": Family(
         generator=lambda c: R3Generator(c.model.latent_dim, c.model.resolution, **_r3_sizes(c)),
         discriminator=lambda c: R3Discriminator(c.model.resolution, pack=c.remedies.pack, minibatch_std=c.remedies.minibatch_std,
                                                 **_r3_sizes(c)),
         check=_r3_check,
-        remedies=frozenset({"pack", "minibatch_std", "spectral_norm"}),
-        about="R3GAN's minimal backbone: ResNet stages of grouped inverted bottlenecks, no normalization; model.r3.* sizes it",
-    ),
+        remedies=frozenset({"pack", "minibatch_std", "spectral_norm"}),  # no BatchNorm to drop
+    ),  # R3GAN's minimal backbone: ResNet stages of grouped inverted bottlenecks, no normalization; model.r3.* sizes it
 }
 
 
