@@ -138,6 +138,21 @@ def _parser() -> argparse.ArgumentParser:
                        "(the points are drawn from one random stream per worker: keep --jobs to repeat a sweep)")
     sweep.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a setting laid over every preset (its own study)")
 
+    from .study import Budget
+
+    study = commands.add_parser("study", help="the seed's study: which of its choices causes which of its problems")
+    study.add_argument("--out", default="runs/seed-study", help="folder for cells/, runs/, study.md and study.html")
+    study.add_argument("--jobs", type=int, default=1, help="worker processes, one CPU thread each")
+    study.add_argument("--data", default="grid,ring,shapes", help="comma-separated from grid, ring, shapes")
+    study.add_argument("--variants", default="", help="semicolon-separated variant names (default: all; each switch brings its base)")
+    study.add_argument("--toy-iterations", type=int, default=Budget.toy_iterations)
+    study.add_argument("--toy-seeds", type=int, default=Budget.toy_seeds)
+    study.add_argument("--shapes-iterations", type=int, default=Budget.shapes_iterations)
+    study.add_argument("--shapes-seeds", type=int, default=Budget.shapes_seeds)
+    study.add_argument("--shapes-size", type=int, default=Budget.shapes_size, help="images in the shapes dataset")
+    study.add_argument("-n", "--samples", type=int, default=Budget.samples, help="samples scored per shapes run")
+    study.add_argument("--no-sensitivity", action="store_true", help="skip the lr x beta1 grid on toy2d")
+
     commands.add_parser("presets", help="list the presets")
     return parser
 
@@ -313,6 +328,23 @@ def cmd_sweep(args) -> None:
     print(f"report: {report}")
 
 
+def cmd_study(args) -> None:
+    from .study import Budget, run_study
+
+    counts = {"--toy-iterations": args.toy_iterations, "--toy-seeds": args.toy_seeds, "--shapes-iterations": args.shapes_iterations,
+              "--shapes-seeds": args.shapes_seeds, "--shapes-size": args.shapes_size, "-n": args.samples}
+    for flag, value in counts.items():
+        if value < 1:
+            raise GanforgeError(f"{flag} must be at least 1, not {value}")
+    budget = Budget(args.toy_iterations, args.toy_seeds, args.shapes_iterations, args.shapes_seeds, args.shapes_size, args.samples,
+                    datasets=tuple(d.strip() for d in args.data.split(",") if d.strip()),
+                    **({"sensitivity": ()} if args.no_sensitivity else {}))
+    only = [v.strip() for v in args.variants.split(";") if v.strip()] or None
+    page = run_study(Path(args.out), budget, args.jobs, only)
+    print((page.parent / "study.md").read_text())
+    print(f"page: {page}")
+
+
 def cmd_presets(args) -> None:
     from .config import preset_table
 
@@ -322,7 +354,7 @@ def cmd_presets(args) -> None:
         print(f"{name:<{width}}  {settings.get('about', '')}")
 
 
-COMMANDS = {"train": cmd_train, "generate": cmd_generate, "export": cmd_export, "report": cmd_report, "watch": cmd_watch, "eval": cmd_eval, "bench": cmd_bench, "summary": cmd_summary, "import-keras": cmd_import_keras, "sweep": cmd_sweep, "presets": cmd_presets}
+COMMANDS = {"train": cmd_train, "generate": cmd_generate, "export": cmd_export, "report": cmd_report, "watch": cmd_watch, "eval": cmd_eval, "bench": cmd_bench, "summary": cmd_summary, "import-keras": cmd_import_keras, "sweep": cmd_sweep, "study": cmd_study, "presets": cmd_presets}
 
 
 def main(argv: list[str] | None = None) -> int:

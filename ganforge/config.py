@@ -27,11 +27,21 @@ class R3Config:
 
 
 @dataclass(frozen=True)
+class SeedNetConfig:
+    """The seed family's own choices, each switchable for the seed study (ganforge study); defaults are the seed's."""
+
+    bn_momentum: float = 0.8  # every BatchNorm's, in Keras' convention (weight of the old moving value); Keras' default 0.99
+    double_bn: bool = True  # G's repeated BatchNorm: a second one after the dense stem's and after the first block's
+    dense_head: bool = True  # D's dense head (1024-512-128 with leaky ReLU); false: one linear layer to the logit
+
+
+@dataclass(frozen=True)
 class ModelConfig:
-    arch: str = "seed"  # network family (ganforge/nets/registry.py): seed (the seed's DCGAN-style pair) or r3
+    arch: str = "seed"  # network family (ganforge/nets/registry.py): seed (the seed's DCGAN-style pair), dcgan (Radford et al.'s) or r3 (R3GAN's)
     resolution: int = 128  # pixels per side: 32, 64, 128 (the seed's) or 256
     latent_dim: int = 100  # size of z; the seed does not say, 100 is DCGAN's
-    width: int = 64  # the seed family's: filters of D's first and G's last block, the rest in proportion; 64 is the seed
+    width: int = 64  # seed and dcgan families: filters of D's first and G's last block, the rest in proportion; 64 is the seed
+    seed: SeedNetConfig = field(default_factory=SeedNetConfig)
     r3: R3Config = field(default_factory=R3Config)
 
 

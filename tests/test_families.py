@@ -22,9 +22,10 @@ from ganforge.train.build import build_discriminator, build_generator, check_cho
 from ganforge.train.loop import train
 
 # Each family small, trained by the recipe it is meant for: the seed family by `stable` (the seed's procedure with
-# R1 and an EMA), r3 by `modern` (the paired procedure, RpGAN, R1 + R2, an EMA).
+# R1 and an EMA), dcgan by `stable` too, r3 by `modern` (the paired procedure, RpGAN, R1 + R2, an EMA).
 FAMILY_RUNS = {
     "seed": ("stable", {"model.width": 8}),
+    "dcgan": ("stable", {"model.arch": "dcgan", "model.width": 8}),
     "r3": ("modern", {"model.r3.width": 8, "model.r3.group_channels": 8}),
 }
 SMALL = {"model.resolution": 32, "model.latent_dim": 8, "train.batch_size": 4, "train.iterations": 4, "train.log_every": 1,
@@ -150,7 +151,7 @@ def test_a_remedy_the_family_cannot_take_is_refused_by_name():
     config = _config("r3", **{"remedies.g_batch_norm": False})
     with pytest.raises(GanforgeError, match=r"remedies.g_batch_norm.*model.arch = 'r3'"):
         check_choices(config)
-    with pytest.raises(GanforgeError, match="model.arch = 'nope' is not a network family; available: seed, r3"):
+    with pytest.raises(GanforgeError, match="model.arch = 'nope' is not a network family; available: seed, dcgan, r3"):
         check_choices(_config("r3", **{"model.arch": "nope"}))
     with pytest.raises(GanforgeError, match="group_channels"):
         check_choices(_config("r3", **{"model.r3.group_channels": 5}))

@@ -15,6 +15,7 @@ from typing import Callable
 
 from torch import nn
 
+from .dcgan import DCGANDiscriminator, DCGANGenerator, stage_widths as dcgan_widths
 from .layers import KerasBatchNorm
 from .r3 import R3Discriminator, R3Generator, stage_widths
 from .seed import SeedDiscriminator, SeedGenerator, discriminator_widths, generator_widths
@@ -41,6 +42,8 @@ def _seed_check(config) -> None:
     discriminator_widths(config.model.resolution, config.model.width)
     if config.model.width < 1:
         raise ValueError(f"model.width must be at least 1, not {config.model.width}")
+    if not 0.0 <= config.model.seed.bn_momentum < 1.0:
+        raise ValueError(f"model.seed.bn_momentum must be in [0, 1), not {config.model.seed.bn_momentum}")
 
 
 def _r3_sizes(config) -> dict:
@@ -60,13 +63,24 @@ def _r3_check(config) -> None:
 
 FAMILIES = {
     "seed": Family(
-        generator=lambda c: SeedGenerator(c.model.latent_dim, c.model.resolution, c.model.width),
+        generator=lambda c: SeedGenerator(c.model.latent_dim, c.model.resolution, c.model.width, c.model.seed.bn_momentum,
+                                          c.model.seed.double_bn),
         discriminator=lambda c: SeedDiscriminator(c.model.resolution, pack=c.remedies.pack, minibatch_std=c.remedies.minibatch_std,
-                                                  width=c.model.width),
+                                                  width=c.model.width, bn_momentum=c.model.seed.bn_momentum,
+                                                  dense_head=c.model.seed.dense_head),
         check=_seed_check,
         remedies=frozenset(NETWORK_REMEDIES),
         batch_norm=(KerasBatchNorm,),
-    ),  # the seed's DCGAN-style pair (5x5 convolutions, Keras BatchNorm, dense heads); model.width scales it
+    ),  # the seed's DCGAN-style pair (5x5 convolutions, Keras BatchNorm, dense heads); model.width scales it, model.seed.*
+    # switches the seed's own choices (the seed study)
+    "dcgan": Family(
+        generator=lambda c: DCGANGenerator(c.model.latent_dim, c.model.resolution, c.model.width),
+        discriminator=lambda c: DCGANDiscriminator(c.model.resolution, pack=c.remedies.pack, minibatch_std=c.remedies.minibatch_std,
+                                                   width=c.model.width),
+        check=lambda c: dcgan_widths(c.model.resolution, c.model.width),
+        remedies=frozenset(NETWORK_REMEDIES),
+        batch_norm=(KerasBatchNorm,),
+    ),  # Radford et al.'s DCGAN: strided 4x4 (transposed) convolutions all the way, BatchNorm, no dense layer; model.width is ngf
     "r3": Family(
         generator=lambda c: R3Generator(c.model.latent_dim, c.model.resolution, **_r3_sizes(c)),
         discriminator=lambda c: R3Discriminator(c.model.resolution, pack=c.remedies.pack, minibatch_std=c.remedies.minibatch_std,

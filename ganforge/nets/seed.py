@@ -46,7 +46,8 @@ def discriminator_widths(resolution: int, width: int = SEED_WIDTH) -> list[int]:
 class SeedGenerator(nn.Module):
     """z (B, latent_dim) -> images (B, 3, resolution, resolution) in [-1, 1]."""
 
-    def __init__(self, latent_dim: int = 100, resolution: int = 128, width: int = SEED_WIDTH):
+    def __init__(self, latent_dim: int = 100, resolution: int = 128, width: int = SEED_WIDTH, bn_momentum: float = 0.8,
+                 double_bn: bool = True):
         super().__init__()
         if width < 1:
             raise ValueError(f"model.width must be at least 1, not {width}")
@@ -60,15 +61,16 @@ class SeedGenerator(nn.Module):
             keras_dense(64, 512),
             nn.LeakyReLU(0.2),
             keras_dense(512, start_features),
-            KerasBatchNorm(start_features),
+            KerasBatchNorm(start_features, bn_momentum),
         )
-        self.start_norm = KerasBatchNorm(width)
+        # The seed normalizes twice in a row here (per feature, then per channel after the reshape)
+        self.start_norm = KerasBatchNorm(width, bn_momentum) if double_bn else nn.Identity()
         blocks = []
         in_channels = width
         for i, filters in enumerate(generator_widths(resolution, width)):
-            block = [seed_conv(in_channels, filters), KerasBatchNorm(filters), nn.LeakyReLU(0.2)]
-            if i == 0:
-                block.append(KerasBatchNorm(filters))  # the seed has a second BN in its first block only
+            block = [seed_conv(in_channels, filters), KerasBatchNorm(filters, bn_momentum), nn.LeakyReLU(0.2)]
+            if i == 0 and double_bn:
+                block.append(KerasBatchNorm(filters, bn_momentum))  # the seed has a second BN in its first block only
             block.append(nn.Upsample(scale_factor=2, mode="nearest"))
             blocks.append(nn.Sequential(*block))
             in_channels = filters
@@ -101,7 +103,8 @@ class SeedDiscriminator(nn.Module):
     `minibatch_std`) is appended before the flatten.
     """
 
-    def __init__(self, resolution: int = 128, pack: int = 1, minibatch_std: int = 0, width: int = SEED_WIDTH):
+    def __init__(self, resolution: int = 128, pack: int = 1, minibatch_std: int = 0, width: int = SEED_WIDTH,
+                 bn_momentum: float = 0.8, dense_head: bool = True):
         super().__init__()
         self.resolution = resolution
         self.pack = pack
@@ -109,13 +112,16 @@ class SeedDiscriminator(nn.Module):
         in_channels = 3 * pack
         for filters in discriminator_widths(resolution, width):
             blocks.append(
-                nn.Sequential(seed_conv(in_channels, filters), KerasBatchNorm(filters), nn.LeakyReLU(0.2), nn.AvgPool2d(2))
+                nn.Sequential(seed_conv(in_channels, filters), KerasBatchNorm(filters, bn_momentum), nn.LeakyReLU(0.2), nn.AvgPool2d(2))
             )
             in_channels = filters
         if minibatch_std:
             blocks.append(MinibatchStd(minibatch_std))
             in_channels += 1
         self.blocks = nn.Sequential(*blocks)
+        if not dense_head:
+            self.classifier = nn.Sequential(nn.Flatten(), keras_dense(in_channels * D_END * D_END, 1))
+            return
         self.classifier = nn.Sequential(
             nn.Flatten(),  # (B, C * 8 * 8) in (C, H, W) order; Keras flattens in (H, W, C) order
             keras_dense(in_channels * D_END * D_END, 1024),

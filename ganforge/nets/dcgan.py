@@ -1,0 +1,88 @@
+"""DCGAN's networks as Radford, Metz and Chintala wrote them (ICLR 2016), over resolutions 32..256.
+
+G: z as a 1x1 map -> a 4x4 transposed convolution -> stride-2 4x4 transposed convolutions, each doubling the
+resolution and halving the channels, with BatchNorm and ReLU between -> tanh. D mirrors it: stride-2 4x4
+convolutions with BatchNorm (none on the first) and leaky ReLU 0.2 down to 4x4, then one 4x4 convolution to a
+logit. Weights ~ N(0, 0.02), BN scales ~ N(1, 0.02). `width` is the paper's ngf = ndf: the channels next to the
+image, doubling toward 4x4 up to 8x (the paper's 64 px networks at width 64: 512 channels at 4x4).
+
+Against the seed's family at the same cost, every doubling of the resolution is a learned convolution: the
+seed's G at 32 px makes its 16x16 map in one dense layer and has two convolutions after it.
+"""
+import math
+
+import torch
+from torch import nn
+
+from .layers import KerasBatchNorm, MinibatchStd
+
+SUPPORTED_RESOLUTIONS = (32, 64, 128, 256)
+BASIS = 4  # G starts and D ends at a 4x4 map
+MAX_WIDTH_FACTOR = 8
+
+
+def stage_widths(resolution: int, width: int) -> list[int]:
+    """Channels of the hidden maps from 4x4 up to resolution / 2: [4w, 2w, w] at 32 px, [8w, 4w, 2w, w] at 64."""
+    if resolution not in SUPPORTED_RESOLUTIONS:
+        raise ValueError(f"model.resolution {resolution} is not supported by the dcgan family; choose one of {SUPPORTED_RESOLUTIONS}")
+    if width < 1:
+        raise ValueError(f"model.width must be at least 1, not {width}")
+    stages = int(math.log2(resolution // BASIS))
+    return [width * min(2 ** (stages - 1 - i), MAX_WIDTH_FACTOR) for i in range(stages)]
+
+
+def _batch_norm(channels: int) -> KerasBatchNorm:
+    # PyTorch's BatchNorm2d defaults in the Keras convention (momentum = weight of the old value), so that SyncBN
+    # and the BN modes treat this family as they treat the seed's.
+    layer = KerasBatchNorm(channels, momentum=0.9, eps=1e-5)
+    nn.init.normal_(layer.weight, 1.0, 0.02)
+    return layer
+
+
+def _init(layer: nn.Module) -> nn.Module:
+    nn.init.normal_(layer.weight, 0.0, 0.02)
+    return layer
+
+
+class DCGANGenerator(nn.Module):
+    """z (B, latent_dim) -> images (B, 3, resolution, resolution) in [-1, 1]."""
+
+    def __init__(self, latent_dim: int = 100, resolution: int = 64, width: int = 64):
+        super().__init__()
+        self.latent_dim = latent_dim
+        self.resolution = resolution
+        widths = stage_widths(resolution, width)
+        layers = [_init(nn.ConvTranspose2d(latent_dim, widths[0], BASIS, 1, 0, bias=False)), _batch_norm(widths[0]), nn.ReLU()]
+        for cin, cout in zip(widths, widths[1:]):
+            layers += [_init(nn.ConvTranspose2d(cin, cout, 4, 2, 1, bias=False)), _batch_norm(cout), nn.ReLU()]
+        layers += [_init(nn.ConvTranspose2d(widths[-1], 3, 4, 2, 1, bias=False)), nn.Tanh()]
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net(z.view(z.shape[0], self.latent_dim, 1, 1))
+
+
+class DCGANDiscriminator(nn.Module):
+    """images (B, 3, resolution, resolution) -> logits (B / pack, 1).
+
+    PacGAN packing judges `pack` consecutive images as one input of 3 * pack channels; a minibatch standard-deviation
+    map (group size `minibatch_std`) is appended at 4x4, before the last convolution."""
+
+    def __init__(self, resolution: int = 64, pack: int = 1, minibatch_std: int = 0, width: int = 64):
+        super().__init__()
+        self.resolution = resolution
+        self.pack = pack
+        widths = stage_widths(resolution, width)[::-1]  # [w, 2w, 4w] at 32 px
+        layers = [_init(nn.Conv2d(3 * pack, widths[0], 4, 2, 1, bias=False)), nn.LeakyReLU(0.2)]
+        for cin, cout in zip(widths, widths[1:]):
+            layers += [_init(nn.Conv2d(cin, cout, 4, 2, 1, bias=False)), _batch_norm(cout), nn.LeakyReLU(0.2)]
+        if minibatch_std:
+            layers.append(MinibatchStd(minibatch_std))
+        layers += [_init(nn.Conv2d(widths[-1] + (1 if minibatch_std else 0), 1, BASIS, 1, 0)), nn.Flatten()]
+        nn.init.zeros_(layers[-2].bias)
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        if self.pack > 1:
+            images = images.reshape(-1, 3 * self.pack, *images.shape[2:])  # consecutive images side by side
+        return self.net(images)
