@@ -143,3 +143,22 @@ def test_repeated_nans_stop_the_run_with_the_last_good_checkpoint_intact(tmp_pat
     with pytest.raises(GanforgeError, match="after 3 rollbacks in a row; stopped.*checkpoint-00000004.pt"):
         train(_config(), tmp_path, progress=False, log=lambda *_: None, procedure=always_nan_after_4)
     assert ckpt.load_checkpoint(tmp_path)["step"] == 4
+
+
+def test_a_flapping_symptom_prints_once_per_quiet_window_with_a_count_and_the_log_keeps_every_one(tmp_path):
+    from ganforge.runlog import read_log
+    from ganforge.train.recorder import RunRecorder
+
+    recorder = RunRecorder(_config(), tmp_path, None, torch.device("cpu"))
+    printed = []
+    recorder.console = printed.append
+    monitor = TrainingMonitor(patience=1)
+    for step in range(10, 2600, 10):  # D pinned on every other log line: the symptom starts 130 times
+        for message in monitor.observe_losses(step, _line(1.0, 1.0) if step % 20 else _line()):
+            recorder.warn(step, message)
+    recorder.warn(2600, "iteration 2600: sample diversity is 0.40 of the real data's")  # another symptom is not held back
+    logged = read_log(tmp_path / "warnings.jsonl")
+    assert len(logged) == 131
+    assert [line.split(":")[1] for line in printed] == [" iteration 10", " iteration 1010", " iteration 2010", " iteration 2600"]
+    assert printed[1].endswith("(seen 49 more times since iteration 10: see warnings.jsonl)")
+    assert printed[2].endswith("(seen 49 more times since iteration 1010: see warnings.jsonl)")

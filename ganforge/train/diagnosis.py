@@ -1,5 +1,6 @@
 """Live diagnosis: the seed's three problems as one warning line each, with the iteration, what was seen
 and what to try. The monitor only reads numbers the loop already has; it never changes the run."""
+import re
 from collections import deque
 
 import numpy as np
@@ -12,6 +13,7 @@ G_LOSS_RISE = 0.1  # over the patience window: by a tenth of itself, or 0.1 when
 PATIENCE = 5  # consecutive log lines a symptom must persist before it is reported
 DIVERSITY_FLOOR = 0.5  # fake diversity below half the real data's: collapse under way
 DIVERSITY_FEATURES = 8  # images are compared as 8x8 colour thumbnails (192 numbers)
+QUIET_ITERATIONS = 1000  # a symptom printed is not printed again for this many iterations (warnings.jsonl keeps each)
 
 
 def diversity(images: torch.Tensor) -> float:
@@ -92,6 +94,33 @@ class TrainingMonitor:
             f"iteration {step}: mode coverage fell to {modes_covered}/{num_modes} from {best}: mode collapse. "
             "Try: a lower learning rate, --preset dcgan, or resume the checkpoint with the best coverage.",
         )
+
+
+class ConsoleThrottle:
+    """A symptom that comes and goes is one console line at most every `quiet` iterations, with the count of its
+    returns in between; the run's warnings.jsonl and its report keep every one. (The old demo printed 16 warnings
+    in 40 seconds, most of them one symptom flapping.)"""
+
+    def __init__(self, quiet: int = QUIET_ITERATIONS):
+        self.quiet = quiet
+        self.printed: dict[str, int] = {}  # symptom -> the iteration it was last printed at
+        self.held: dict[str, int] = {}  # symptom -> returns not printed since
+
+    @staticmethod
+    def symptom(message: str) -> str:
+        """What a warning is about, its numbers left out: 'iteration 330: D's accuracy has been >= 0.99 ...'."""
+        return re.sub(r"\d[\d.,]*", "#", message.split(": ", 1)[-1])[:40]
+
+    def line(self, step: int, message: str) -> str | None:
+        """The console line for this warning, or None while its symptom is quiet."""
+        kind = self.symptom(message)
+        if kind in self.printed and step - self.printed[kind] < self.quiet:
+            self.held[kind] = self.held.get(kind, 0) + 1
+            return None
+        held = self.held.pop(kind, 0)
+        since = self.printed.get(kind)
+        self.printed[kind] = step
+        return message + (f" (seen {held} more time{'s' if held > 1 else ''} since iteration {since}: see warnings.jsonl)" if held else "")
 
 
 def all_finite(values: dict, *modules: torch.nn.Module) -> bool:

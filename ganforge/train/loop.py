@@ -134,7 +134,7 @@ def train(config: Config, run_dir: str | Path, *, progress: bool = True, log=pri
                     recorder.start(step)
                     bar.n = step
                     recorder.warn(step, f"NaN or Inf in a loss or a weight; rolled back to step {step} ({last_checkpoint.name}), "
-                                        f"rollback {rollbacks} of at most {t.max_rollbacks}", console=log)
+                                        f"rollback {rollbacks} of at most {t.max_rollbacks}", console=log, throttled=False)
                     continue
             if logging_now:
                 recorder.losses(step, values, gan.opt_g.param_groups[0]["lr"], global_batch, bar)

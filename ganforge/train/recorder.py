@@ -19,7 +19,7 @@ from ..config import Config
 from ..runlog import append_row, read_log
 from ..data.sampler import to_training_tensor
 from ..viz import save_grid
-from .diagnosis import TrainingMonitor, diversity
+from .diagnosis import ConsoleThrottle, TrainingMonitor, diversity
 
 SAMPLE_GRID_SIZE = 64
 LOGS = ("metrics.jsonl", "diagnostics.jsonl", "warnings.jsonl")
@@ -42,6 +42,7 @@ class RunRecorder:
         self.tensorboard = _TensorBoard(self.run_dir / "tensorboard")
         self.live_checks = _LiveChecks(config, images, device) if config.train.diagnose_every else None
         self.monitor = TrainingMonitor(config=config)
+        self.throttle = ConsoleThrottle()
         self.started, self.started_step, self.seconds_before = time.perf_counter(), 0, 0.0
 
     def start(self, step: int) -> None:
@@ -97,10 +98,12 @@ class RunRecorder:
         if row["best"]:
             self.console(f"iteration {step}: {metric} {value:g}, the best so far: checkpoints/best.pt")
 
-    def warn(self, step: int, message: str, console=None) -> None:
+    def warn(self, step: int, message: str, console=None, throttled: bool = True) -> None:
         if self.enabled:
             append_row(self.run_dir / "warnings.jsonl", {"step": step, "message": message})
-            (console or self.console)(f"warning: {message}")
+            line = self.throttle.line(step, message) if throttled else message
+            if line:
+                (console or self.console)(f"warning: {line}")
 
     @torch.no_grad()
     def sample(self, generator: torch.nn.Module, step: int) -> Path | None:
