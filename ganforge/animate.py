@@ -6,7 +6,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .errors import GanforgeError
+from .errors import GanforgeError, output_folder
 from .generate import load_any_generator
 from .viz import grid_image, to_uint8
 
@@ -41,8 +41,7 @@ def interpolate(source: str | Path, stops: int, out_dir: str | Path, frames_per_
     generator, config, _ = load_any_generator(source, device)
     z = walk_latents(config.model.latent_dim, stops, frames_per_leg, seed)
     images = torch.cat([generator(chunk.to(device)).cpu() for chunk in z.split(256)])
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = output_folder(out_dir)
     grid = out_dir / "interpolation.png"
     grid_image(images, columns=frames_per_leg).save(grid)
     factor = max(1, MIN_FRAME // images.shape[-1])
@@ -60,7 +59,7 @@ def timelapse(run_dir: str | Path, out: str | Path | None = None, frame_ms: int 
         raise GanforgeError(f"{run_dir}: no sample grids (samples/step-*.png) to make a time-lapse from")
     pictures = [Image.open(path).convert("RGB") for path in grids]
     out = Path(out) if out else run_dir / "timelapse.gif"
-    out.parent.mkdir(parents=True, exist_ok=True)
+    output_folder(out.parent)
     durations = [frame_ms] * (len(pictures) - 1) + [2000]
     pictures[0].save(out, save_all=True, append_images=pictures[1:], duration=durations, loop=0)
     return out

@@ -29,8 +29,15 @@ TRAIN_FLAGS = {
 }
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse's errors as every other ganforge error: one line, exit code 2 (its usage block is one --help away)."""
+
+    def error(self, message: str):
+        self.exit(EXIT_USER_ERROR, f"ganforge: error: {message} (see {self.prog} --help)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="ganforge", description="Train, evaluate and diagnose image GANs.")
+    parser = _Parser(prog="ganforge", description="Train, evaluate and diagnose image GANs.")
     parser.add_argument("--debug", action="store_true", help="show full tracebacks")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -365,6 +372,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.debug:
             raise
         print(f"ganforge: error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except OSError as exc:  # a path the checks above did not foresee: still one line naming it
+        if args.debug or exc.filename is None:
+            raise
+        print(f"ganforge: error: {exc.filename}: {exc.strerror}", file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         return 130

@@ -148,31 +148,35 @@ def _nest(values: dict, where: str) -> dict:
     return nested
 
 
-def _deep_update(base: dict, update: dict, where: str) -> dict:
+def _deep_update(base: dict, update: dict, where: str, section: str = "") -> dict:
+    if not isinstance(update, dict):
+        raise GanforgeError(f"{where}: {section.rstrip('.') or 'the settings'} is a section of settings ({', '.join(sorted(base))}), not the value {update!r}")
     out = dict(base)
     for key, value in update.items():
         if key not in base:
             known = ", ".join(sorted(base))
             raise GanforgeError(f"{where}: unknown setting {key!r} (known: {known})")
-        out[key] = _deep_update(base[key], value, where) if isinstance(base[key], dict) else value
+        if isinstance(value, dict) and not isinstance(base[key], dict):
+            raise GanforgeError(f"{where}: {section + key!r} is a setting, not a section")
+        out[key] = _deep_update(base[key], value, where, f"{section}{key}.") if isinstance(base[key], dict) else value
     return out
 
 
-def _build(cls, values: dict, where: str):
+def _build(cls, values: dict, where: str, prefix: str = ""):
     if not isinstance(values, dict):
-        raise GanforgeError(f"{where}: expected a table of settings for {cls.__name__}, got {values!r}")
+        raise GanforgeError(f"{where}: expected a table of settings for {prefix.rstrip('.') or cls.__name__}, got {values!r}")
     hints = typing.get_type_hints(cls)
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = set(values) - names
     if unknown:
-        raise GanforgeError(f"{where}: unknown setting(s) {sorted(unknown)} (known: {sorted(names)})")
+        raise GanforgeError(f"{where}: unknown setting(s) {sorted(prefix + u for u in unknown)} (known: {sorted(names)})")
     kwargs = {}
     for name, value in values.items():
         kind = hints[name]
         if dataclasses.is_dataclass(kind):
-            kwargs[name] = _build(kind, value, f"{where}.{name}")
+            kwargs[name] = _build(kind, value, where, f"{prefix}{name}.")
         else:
-            kwargs[name] = _coerce(value, kind, f"{where}: {name}")
+            kwargs[name] = _coerce(value, kind, f"{where}: {prefix}{name}")
     return cls(**kwargs)
 
 
@@ -244,8 +248,9 @@ def read_config_file(path: str | Path) -> dict:
     if not path.is_file():
         raise GanforgeError(f"{path}: no such config file")
     try:
-        if path.suffix == ".json":
-            return json.loads(path.read_text())
-        return tomllib.loads(path.read_text())
+        settings = json.loads(path.read_text()) if path.suffix == ".json" else tomllib.loads(path.read_text())
     except (ValueError, UnicodeDecodeError) as exc:
         raise GanforgeError(f"{path}: not a valid {'JSON' if path.suffix == '.json' else 'TOML'} file ({exc})") from exc
+    if not isinstance(settings, dict):
+        raise GanforgeError(f"{path}: expected an object of settings at the top, got {type(settings).__name__}")
+    return settings

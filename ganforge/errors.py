@@ -3,3 +3,18 @@
 
 class GanforgeError(Exception):
     """A problem with the user's input (paths, presets, data, checkpoints), not a bug."""
+
+
+def output_folder(path, flag: str = "--out"):
+    """`path` as a folder that exists and can be written, or one GanforgeError naming the flag, the path and why."""
+    import os
+    from pathlib import Path
+
+    folder = Path(path)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise GanforgeError(f"{flag} {folder}: cannot make this folder ({exc.strerror or exc})") from exc
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise GanforgeError(f"{flag} {folder}: this folder is not writable")
+    return folder

@@ -6,7 +6,7 @@ import numpy as np
 import torch
 
 from .config import DataConfig
-from .data import load_images
+from .data import check_source, load_images
 from .data.sampler import to_training_tensor
 from .errors import GanforgeError
 from .generate import load_generator
@@ -58,6 +58,7 @@ def evaluate(checkpoint, data: str | None = None, metrics=None, count: int = 100
         raise GanforgeError(f"unknown metric(s) {sorted(unknown)}; choose from {', '.join(METRICS)}")
     if source != "shapes" and {"fd", "modes"} & set(metrics):
         raise GanforgeError(f"fd and modes use the shapes classifier and need --data shapes; on {source!r} use fid, kid, pr, dc")
+    check_source(source)
     inception = None
     if "fid" in metrics or source != "shapes":
         from .metrics.inception import load_inception

@@ -11,7 +11,7 @@ from pathlib import Path
 import torch
 
 from .config import Config
-from .errors import GanforgeError
+from .errors import GanforgeError, output_folder
 from .generate import load_generator
 from .train.build import build_generator
 from .train.checkpoint import resolve_checkpoint
@@ -46,8 +46,7 @@ def export(run: str | Path, fmt: str, out_dir: str | Path) -> Path:
     if fmt not in FORMATS:
         raise GanforgeError(f"--format {fmt!r} is not one of: {', '.join(FORMATS)}")
     generator, config, step = load_generator(resolve_checkpoint(run))
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = output_folder(out_dir)
     path = out_dir / f"generator.{fmt}"
     info = metadata(config, step)
     if fmt == "safetensors":

@@ -3,6 +3,8 @@ from pathlib import Path
 
 import torch
 
+from .errors import output_folder
+
 from .config import Config
 from .train.checkpoint import load_checkpoint
 from .train.build import build_generator
@@ -35,8 +37,7 @@ def generate(source: str | Path, count: int, out_dir: str | Path, seed: int = 0,
     generator, config, _ = load_any_generator(source, device)
     z = torch.randn(count, config.model.latent_dim, generator=torch.Generator().manual_seed(seed))
     images = torch.cat([generator(chunk.to(device)).cpu() for chunk in z.split(256)])
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = output_folder(out_dir)
     if grid:
         return [save_grid(images, out_dir / "grid.png")]
     from PIL import Image

@@ -68,9 +68,14 @@ def _built_in(cache_dir: Path, description: list, log, make) -> ImageSet:
     return ImageSet(pixels, labels, description[0])
 
 
-def _load_files(source: Path, resolution: int, cache_dir: Path, workers: int, log) -> ImageSet:
-    if not source.exists():
+def check_source(source: str) -> None:
+    """A data source that is neither built in nor on disk fails here, before anything costly is loaded."""
+    if source not in BUILT_IN and not Path(source).exists():
         raise GanforgeError(f"{source}: no such folder or file (use a folder of images, a .zip, or one of {', '.join(BUILT_IN)})")
+
+
+def _load_files(source: Path, resolution: int, cache_dir: Path, workers: int, log) -> ImageSet:
+    check_source(str(source))
     if source.is_dir():
         files = list_folder_images(source)
         items = [(str(p), None, resolution) for p in files]

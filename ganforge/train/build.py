@@ -87,6 +87,19 @@ def check_choices(config: Config) -> None:
     second, with the setting's name and its choices, not after a folder of images has been read."""
     t, r = config.train, config.remedies
     family(config)
+    counts = {"train.batch_size": t.batch_size, "train.log_every": t.log_every, "train.best_samples": t.best_samples,
+              "train.keep_checkpoints": t.keep_checkpoints, "model.latent_dim": config.model.latent_dim}
+    at_least_zero = {"train.iterations": t.iterations, "train.sample_every": t.sample_every, "train.checkpoint_every": t.checkpoint_every,
+                     "train.best_every": t.best_every, "train.diagnose_every": t.diagnose_every, "train.max_rollbacks": t.max_rollbacks,
+                     "train.max_minutes": t.max_minutes, "optim.lr_decay": config.optim.lr_decay}
+    for setting, value in counts.items():
+        if value < 1:
+            raise GanforgeError(f"{setting} must be at least 1, not {value}")
+    for setting, value in at_least_zero.items():
+        if value < 0:
+            raise GanforgeError(f"{setting} must not be negative, not {value}")
+    if config.optim.lr_d <= 0 or config.optim.lr_g <= 0:
+        raise GanforgeError(f"the learning rates must be positive, not lr_d {config.optim.lr_d} and lr_g {config.optim.lr_g}")
     for table, value, setting in ((PROCEDURES, t.procedure, "train.procedure"), (AMP, t.amp, "train.amp"),
                                   (BN_MODES, t.fakes_g_mode, "train.fakes_g_mode"), (BN_MODES, t.frozen_d_mode, "train.frozen_d_mode"),
                                   (SPECTRAL_NORM, r.spectral_norm, "remedies.spectral_norm")):

@@ -102,7 +102,7 @@ def load_checkpoint(path: str | Path, map_location="cpu", which: str = "last") -
         state = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:
         raise GanforgeError(f"{path}: refused: loading it would run code or it is not a ganforge checkpoint ({_first_line(exc)})") from exc
-    except (RuntimeError, EOFError, OSError, ValueError) as exc:
+    except (RuntimeError, EOFError, OSError, ValueError, IndexError, KeyError) as exc:  # what a text file or a torn one raises
         raise GanforgeError(f"{path}: not a readable checkpoint, damaged or truncated ({_first_line(exc)})") from exc
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise GanforgeError(f"{path}: not a ganforge checkpoint (no '{FORMAT}' marker)")
