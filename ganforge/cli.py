@@ -109,8 +109,10 @@ def _parser() -> argparse.ArgumentParser:
     imp.add_argument("--out", required=True, help="run folder to create")
 
     ev = commands.add_parser("eval", help="score a checkpoint's samples against real data")
-    ev.add_argument("--checkpoint", required=True, help="a run folder (its latest checkpoint) or a checkpoint file")
-    ev.add_argument("--data", help="real data to compare with; default: the run's own (shapes is supported now)")
+    scored = ev.add_mutually_exclusive_group(required=True)
+    scored.add_argument("--checkpoint", help="a run folder (its latest checkpoint) or a checkpoint file")
+    scored.add_argument("--samples", help="a folder of images made by anything, scored as a checkpoint's samples are (needs --data)")
+    ev.add_argument("--data", help="real data to compare with; default: the run's own")
     ev.add_argument("--metrics", help="comma-separated from fid, fd, kid, pr, dc, modes; default: fd,kid,pr,dc,modes on shapes, "
                                       "fid,kid,pr,dc elsewhere")
     ev.add_argument("--inception-weights", help="the FID Inception weights file (pt_inception-2015-12-05-6726825d.pth); "
@@ -297,8 +299,18 @@ def cmd_eval(args) -> None:
 
     if args.n < 10:
         raise GanforgeError("-n must be at least 10")
-    checkpoint = resolve_checkpoint(args.checkpoint, args.which)
     metrics = [m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None
+    if args.samples:
+        from .evaluate import evaluate_samples
+
+        if not args.data:
+            raise GanforgeError("--samples needs --data: the real images to compare them with (e.g. --data shapes)")
+        results = evaluate_samples(args.samples, args.data, metrics, args.n, resolve_device(args.device), args.inception_weights)
+        print(format_table(results))
+        if args.out:
+            print(f"wrote {write_json(results, Path(args.out))}")
+        return
+    checkpoint = resolve_checkpoint(args.checkpoint, args.which)
     results = evaluate(checkpoint, args.data, metrics, args.n, args.seed, resolve_device(args.device), args.inception_weights)
     print(format_table(results))
     run_dir = checkpoint.parent.parent if checkpoint.parent.name == "checkpoints" else checkpoint.parent

@@ -10,6 +10,7 @@ from .data import check_source, load_images
 from .data.sampler import to_training_tensor
 from .errors import GanforgeError
 from .generate import load_generator
+from .viz import to_uint8
 from .metrics import density_coverage, frechet_distance_from_features, kernel_inception_distance, precision_recall
 from .metrics.modes import confidence_threshold, mode_coverage, reverse_kl_to_uniform
 
@@ -29,9 +30,11 @@ def _classify(images: torch.Tensor, classifier, device, batch: int = 500) -> tup
 
 
 @torch.no_grad()
-def _generate(generator, latent_dim: int, count: int, seed: int, device, batch: int = 250) -> torch.Tensor:
+def _generate(generator, latent_dim: int, count: int, seed: int, device, batch: int = 250) -> np.ndarray:
+    """G's samples as the uint8 pixels `generate` writes to PNG: real images are uint8 too, and an image scored here
+    scores the same when saved and scored with --samples (StyleGAN2-ADA's metrics quantize the same way)."""
     z = torch.randn(count, latent_dim, generator=torch.Generator().manual_seed(seed))
-    return torch.cat([generator(chunk.to(device)).cpu() for chunk in z.split(batch)])
+    return np.ascontiguousarray(np.concatenate([to_uint8(generator(chunk.to(device))) for chunk in z.split(batch)]))  # as a loaded folder is laid out
 
 
 def _feature_metrics(real: np.ndarray, fake: np.ndarray, metrics, suffix: str, count: int) -> dict:
@@ -52,6 +55,37 @@ def evaluate(checkpoint, data: str | None = None, metrics=None, count: int = 100
     On any other data (a folder, a zip, emoji): FID, KID, precision/recall, density/coverage on Inception features."""
     generator, config, step = load_generator(checkpoint, device)
     source = data or config.data.source
+    metrics = _check(source, metrics, inception_weights, device)
+    fake = _generate(generator, config.model.latent_dim, count, seed, device)
+    return {"checkpoint_step": step, **score(fake, source, metrics, count, device, inception_weights, log)}
+
+
+def evaluate_samples(folder, data: str, metrics=None, count: int = 10000, device="cpu", inception_weights: str | None = None,
+                     log=print) -> dict:
+    """A folder of images made by anything, scored against `data` as a checkpoint's samples are: the same metrics, the
+    same real images, at the samples' own resolution."""
+    from PIL import Image
+
+    from .data.images import list_folder_images
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise GanforgeError(f"--samples {folder}: not a folder of images")
+    files = list_folder_images(folder)
+    if not files:
+        raise GanforgeError(f"--samples {folder}: no images in it")
+    metrics = _check(data, metrics, inception_weights, device)
+    with Image.open(files[0]) as first:
+        resolution = min(first.size)
+    samples = load_images(DataConfig(source=str(folder)), resolution, log=log)
+    if len(samples) < count:
+        log(f"--samples {folder}: {len(samples)} images, fewer than -n {count}; scoring all of them")
+        count = len(samples)
+    return {"samples_folder": str(folder), **score(samples.pixels[:count], data, metrics, count, device, inception_weights, log)}
+
+
+def _check(source: str, metrics, inception_weights, device) -> tuple:
+    """The metrics asked for, checked against the data, before any sampling or loading."""
     metrics = tuple(metrics or (SHAPES_DEFAULT if source == "shapes" else INCEPTION_DEFAULT))
     unknown = set(metrics) - set(METRICS)
     if unknown:
@@ -59,18 +93,28 @@ def evaluate(checkpoint, data: str | None = None, metrics=None, count: int = 100
     if source != "shapes" and {"fd", "modes"} & set(metrics):
         raise GanforgeError(f"fd and modes use the shapes classifier and need --data shapes; on {source!r} use fid, kid, pr, dc")
     check_source(source)
+    if "fid" in metrics or source != "shapes":
+        from .metrics.inception import load_inception
+
+        load_inception(inception_weights, device)  # fails early, before any sampling, when the weights are missing
+    return metrics
+
+
+def score(fake_pixels: np.ndarray, source: str, metrics: tuple, count: int, device, inception_weights=None, log=print) -> dict:
+    """Fakes as (N, H, W, 3) uint8 against `count` real images of `source` at the fakes' resolution. On shapes the real
+    images are the dataset drawn at size `count` (every mode equally often), whatever a run trained on, so that every
+    score at one -n compares with the same reals."""
     inception = None
     if "fid" in metrics or source != "shapes":
         from .metrics.inception import load_inception
 
-        inception = load_inception(inception_weights, device)  # fails early, before any sampling, when the weights are missing
-
-    real_set = load_images(DataConfig(source=source, shapes_size=max(count, config.data.shapes_size)), config.model.resolution, log=log)
+        inception = load_inception(inception_weights, device)
+    real_set = load_images(DataConfig(source=source, shapes_size=count), fake_pixels.shape[1], log=log)
     if len(real_set) < count:
         log(f"{source}: {len(real_set)} real images, fewer than -n {count}; comparing with all of them")
     real_images = to_training_tensor(real_set.pixels[:count])
-    fake_images = _generate(generator, config.model.latent_dim, count, seed, device)
-    results: dict = {"checkpoint_step": step, "samples": count, "real_samples": len(real_images)}
+    fake_images = to_training_tensor(fake_pixels)
+    results: dict = {"samples": len(fake_images), "real_samples": len(real_images)}
 
     if inception is not None:
         from .metrics.inception import inception_features

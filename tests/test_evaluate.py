@@ -43,3 +43,23 @@ def test_eval_on_other_data_says_what_is_missing(tmp_path, capsys, monkeypatch):
     assert main(["eval", "--checkpoint", str(run), "--data", str(tmp_path)]) == 2
     error = capsys.readouterr().err
     assert "Inception weights pt_inception-2015-12-05-6726825d.pth" in error and "--inception-weights" in error
+
+
+def test_eval_of_a_samples_folder_equals_eval_of_the_checkpoint_that_wrote_it(tmp_path, capsys):
+    run, samples = tmp_path / "run", tmp_path / "samples"
+    assert main(["train", "--out", str(run), "--resolution", "32", "--latent-dim", "8", "--batch-size", "4", "--iterations", "3",
+                 "--set", "data.shapes_size=8", "--no-progress"]) == 0
+    assert main(["generate", "--checkpoint", str(run), "-n", "400", "--out", str(samples)]) == 0
+    metrics = ["--metrics", "modes,fd,pr,dc,kid", "-n", "400", "--data", "shapes"]
+    assert main(["eval", "--checkpoint", str(run), *metrics, "--out", str(tmp_path / "checkpoint.json")]) == 0
+    assert main(["eval", "--samples", str(samples), *metrics, "--out", str(tmp_path / "samples.json")]) == 0
+    by_checkpoint = json.loads((tmp_path / "checkpoint.json").read_text())
+    by_samples = json.loads((tmp_path / "samples.json").read_text())
+    shared = set(by_checkpoint) & set(by_samples)
+    assert {"fd_shapes", "modes_covered", "high_quality", "reverse_kl", "kid_shapes", "precision_shapes", "coverage_shapes"} <= shared
+    assert {k: by_samples[k] for k in shared} == {k: by_checkpoint[k] for k in shared}
+    capsys.readouterr()
+    assert main(["eval", "--samples", str(samples), "-n", "400"]) == 2
+    assert "--samples needs --data" in capsys.readouterr().err
+    assert main(["eval", "--samples", str(tmp_path / "checkpoint.json"), "--data", "shapes"]) == 2
+    assert "not a folder of images" in capsys.readouterr().err
