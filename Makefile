@@ -16,12 +16,12 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
-# The demo's recipe (bench/demo_recipes.py measures it against the others): `dcgan` on the seed's networks at a quarter
-# of their width, batch 32, DiffAugment's translations on what D sees, an EMA of G, a constant learning rate.
+# The demo's recipe is the `demo` preset (ganforge/presets.toml; bench/demo_recipes.py measures it against the others):
+# the dcgan family at width 32, batch 32, 4.5 minutes of training (the time limit ends it, not --iterations).
 demo: install
-	$(PY) -m ganforge train --data shapes --preset dcgan --lr 5e-4 --resolution 32 --batch-size 32 --iterations 6000 \
-		--set model.width=16 --set remedies.diffaugment=translation --set remedies.ema_half_life=10000 \
-		--set train.amp=auto --set train.max_minutes=4.5 --sample-every 500 --checkpoint-every 2000 --set train.best_every=1000 --out runs/demo
+	$(PY) -m ganforge train --data shapes --preset demo --resolution 32 --batch-size 32 --iterations 30000 \
+		--set train.amp=auto --set train.max_minutes=4.5 --sample-every 500 --checkpoint-every 2000 --set train.best_every=1000 \
+		--out runs/demo
 
 # The seed's own framework, the parity tests' reference: tf.keras 2 (TensorFlow 2.15.1, the last whose tf.keras
 # is Keras 2). It cannot share an environment with Keras 3, so it has its own; the tests start it as a subprocess.

@@ -284,7 +284,7 @@ def cmd_summary(args) -> None:
 
 def cmd_import_keras(args) -> None:
     from .interop.keras import discriminator_from_keras, generator_from_keras, load_keras_model
-    from .train.loop import save_imported_run
+    from .interop.keras import save_imported_run
 
     generator = generator_from_keras(load_keras_model(args.generator))
     discriminator = discriminator_from_keras(load_keras_model(args.discriminator)) if args.discriminator else None

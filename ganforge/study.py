@@ -70,9 +70,9 @@ def variants() -> list[Variant]:
 
 @dataclass(frozen=True)
 class Budget:
-    toy_iterations: int = 20000
+    toy_iterations: int = 10000
     toy_seeds: int = 5
-    shapes_iterations: int = 3000
+    shapes_iterations: int = 2000
     shapes_seeds: int = 3
     shapes_size: int = 10000
     samples: int = 1000  # generated (and real) samples scored per shapes run

@@ -122,7 +122,7 @@ def test_killed_two_process_run_resumes_to_the_same_end(tmp_path):
 def test_time_limit_stops_both_processes_at_the_same_checked_step(tmp_path):
     """Under torchrun the clock is asked every TIME_CHECK_EVERY steps, by all processes at once: a limit already
     passed stops both at the first such step, with a checkpoint there."""
-    from ganforge.train.loop import TIME_CHECK_EVERY
+    from ganforge.train.time_limit import TIME_CHECK_EVERY
 
     output = _torchrun(tmp_path / "limited", 4 * TIME_CHECK_EVERY, ["--set", "train.max_minutes=1e-9"])
     assert f"time limit of 1e-09 min reached at step {TIME_CHECK_EVERY} of {4 * TIME_CHECK_EVERY}" in output

@@ -1,4 +1,4 @@
-"""ganforge export: G as safetensors and ONNX, checked against the run's own G; the README's onnxruntime snippet
+"""ganforge export: G as safetensors and ONNX, checked against the run's own G; docs/sampling.md's onnxruntime snippet
 runs with ganforge and PyTorch blocked from import."""
 import re
 import subprocess
@@ -16,7 +16,7 @@ from ganforge.export import load_safetensors_generator
 from ganforge.generate import load_generator
 from ganforge.train.loop import train
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+README = Path(__file__).resolve().parents[1] / "docs" / "sampling.md"  # the onnxruntime snippet users copy
 
 
 @pytest.fixture(scope="module")

@@ -264,10 +264,11 @@ def test_resume_with_more_iterations_continues_the_decay_from_where_it_was(tmp_p
 def test_a_time_limit_that_ends_the_run_first_gets_the_decay_fitted_to_it(tmp_path, monkeypatch):
     from types import SimpleNamespace
 
-    from ganforge.train import loop
+    from ganforge.train import loop, time_limit
 
     clock = [0.0]
-    monkeypatch.setattr(loop, "time", SimpleNamespace(perf_counter=lambda: clock[0]))
+    for module in (loop, time_limit):  # the loop starts the clock, time_limit reads it
+        monkeypatch.setattr(module, "time", SimpleNamespace(perf_counter=lambda: clock[0]))
 
     def one_second_per_step(step):
         clock[0] = float(step)
@@ -358,7 +359,7 @@ def test_a_torn_last_log_line_does_not_block_a_resume(tmp_path):
 def test_an_imported_run_trains_on_under_another_preset_with_that_presets_settings(tmp_path):
     """The Keras import fixes the networks only: `stable` on it gets its own beta1 and an EMA starting from G."""
     from ganforge.nets import SeedDiscriminator, SeedGenerator
-    from ganforge.train.loop import save_imported_run
+    from ganforge.interop.keras import save_imported_run
 
     torch.manual_seed(5)
     generator, discriminator = SeedGenerator(8, 32), SeedDiscriminator(32)

@@ -1,6 +1,6 @@
-"""The run around the procedure: data, resume, logging, sample grids, checkpoints. One iteration is
-`seed_iteration` in procedure.py; this file only feeds it and records what it returns."""
-import json
+"""The run around the procedure: data, resume, logging, sample grids, checkpoints. One iteration is one of
+procedure.py's (the seed's or the paired one); this file only feeds it and records what it returns. The NaN
+rollback is rollback.py, the clock time_limit.py."""
 import sys
 import time
 from dataclasses import dataclass
@@ -13,7 +13,6 @@ from ..config import Config
 from ..data import load_images
 from ..data.sampler import EpochSampler, to_training_tensor
 from ..errors import GanforgeError
-from ..nets import SeedDiscriminator, SeedGenerator
 from ..viz import plot_losses
 from ..web.report import write_report
 from . import checkpoint as ckpt
@@ -24,7 +23,9 @@ from .distributed import World, world_from_environment
 from .interrupts import DeferredInterrupts, ForcedInterrupt
 from .optim import DecaySchedule, set_learning_rate
 from .recorder import RunRecorder
+from .rollback import Rollbacks
 from .run_state import check_same_experiment, restore_imported_networks, restore_run_state, run_state, saved_schedule
+from .time_limit import fit_to_time, time_is_up
 
 @dataclass
 class RunResult:
@@ -41,8 +42,8 @@ class RunResult:
 def train(config: Config, run_dir: str | Path, *, progress: bool = True, log=print, on_step=None, procedure=None) -> RunResult:
     """Train, or resume the run in run_dir. `on_step(step)` is called after each iteration (tests use it to
     interrupt a run; `procedure` replaces the iteration, to inject faults); Ctrl-C writes a checkpoint first."""
-    run_dir = Path(run_dir)
-    t, d_steps = config.train, config.remedies.d_steps
+    # -- Set-up: this process, the data, the networks -------------------------------------------------------------
+    run_dir, t = Path(run_dir), config.train
     world = world_from_environment(t.device)  # one process, or one of torchrun's
     if not world.is_main:  # only the first process talks and writes
         log, progress = (lambda *_: None), False
@@ -50,34 +51,12 @@ def train(config: Config, run_dir: str | Path, *, progress: bool = True, log=pri
     check_choices(config)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # fixed shapes every iteration: let cuDNN pick its fastest kernels
-    images = load_images(config.data, config.model.resolution, log=log)
-    if images.skipped:
-        log(f"{images.skipped} unreadable file(s) skipped; training on {len(images)} images")
-    global_batch = t.batch_size * world.size  # --batch-size is per process
-    try:
-        sampler = EpochSampler(len(images), global_batch * d_steps, t.seed)
-    except ValueError as exc:
-        raise GanforgeError(f"{config.data.source}: {exc}; lower --batch-size") from exc
-
+    images, sampler, global_batch = _data(config, world, log)
     gan = build_gan(config, device)
     noise = torch.Generator().manual_seed(t.seed)
-    step = 0
-    schedule = DecaySchedule.fresh(t.iterations, config.optim.lr_decay)
-    # Every process resumes from the checkpoint the first one found and read (a lagging shared file system could
-    # show the others another list, or none).
-    found_step, state = ckpt.newest_readable(run_dir, log) if world.is_main else (-1, None)
-    resume_step = world.first_process_value(found_step)
-    resume_from = ckpt.checkpoint_path(run_dir, resume_step) if resume_step >= 0 else None
-    if resume_from:
-        state = state or ckpt.load_checkpoint(resume_from)
-        saved, current = state["config"], config.to_dict()
-        if state.get("imported"):  # an imported Keras model fixes the networks only; the rest is this run's
-            saved, current = {"model": saved["model"]}, {"model": current["model"]}
-        check_same_experiment(saved, current, run_dir)
-        step = restore_imported_networks(gan, state) if state.get("imported") else restore_run_state(gan, noise, state)
-        log(f"resuming {run_dir} from step {step} ({resume_from.name})")
-        if not state.get("imported"):
-            schedule = _resumed_schedule(saved_schedule(state), config, state["config"]["train"]["iterations"], step, run_dir, log)
+
+    # -- Resume: every process from the checkpoint the first one found --------------------------------------------
+    step, schedule, resume_from = _resume(gan, noise, config, run_dir, world, log)
     world.barrier()  # every process has read its checkpoint before the first writes (and prunes) any
     distribute(gan, world, config.train.sync_bn, device)
     if t.compile:
@@ -99,7 +78,7 @@ def train(config: Config, run_dir: str | Path, *, progress: bool = True, log=pri
     amp_dtype = autocast_dtype(t.amp, device)
     last_checkpoint = resume_from
     last_checkpoint = last_checkpoint or save()  # a fresh run starts with a step-0 checkpoint to roll back to
-    rollbacks = 0
+    rollbacks = Rollbacks(t.max_rollbacks, t.seed)
     grid = None
     bar = tqdm(total=schedule.end, initial=step, disable=not progress, unit="it", dynamic_ncols=True, file=sys.stderr,
                mininterval=0.1 if sys.stderr.isatty() else 30)  # a log file gets a line every 30 s, not a flood
@@ -108,6 +87,7 @@ def train(config: Config, run_dir: str | Path, *, progress: bool = True, log=pri
     interrupts = DeferredInterrupts()  # Ctrl-C lets the iteration under way finish: no half-stepped checkpoint
     try:
         while step < schedule.end:
+            # -- One iteration ----------------------------------------------------------------------------------------
             interrupts.check()  # a Ctrl-C during the last iteration stops the run here, between iterations
             set_learning_rate(gan.opt_g, config.optim.lr_g * schedule.factor(step))
             set_learning_rate(gan.opt_d, config.optim.lr_d * schedule.factor(step))
@@ -116,26 +96,20 @@ def train(config: Config, run_dir: str | Path, *, progress: bool = True, log=pri
                 stats = iteration(gan, real, z_fake, z_gen, step)
             step += 1
             bar.update(1)
+
+            # -- A broken state is never logged or saved: back to the last good checkpoint --------------------------
             logging_now = step % t.log_every == 0 or step == schedule.end
             checkpointing_now = t.checkpoint_every and step % t.checkpoint_every == 0
             if logging_now or checkpointing_now:
                 values = {k: round(v.item(), 6) for k, v in world.mean(stats).items()}
                 if not all_finite(values, gan.generator, gan.discriminator):
-                    # Never log or save a broken state: go back to the last good checkpoint, with fresh noise
-                    # so the same numbers are not replayed into the same NaN.
-                    rollbacks += 1
-                    if rollbacks > t.max_rollbacks:
-                        raise GanforgeError(
-                            f"iteration {step}: NaN or Inf again after {t.max_rollbacks} rollbacks in a row; stopped. "
-                            f"The last good checkpoint is {last_checkpoint}. Try a lower learning rate."
-                        )
-                    step = restore_run_state(gan, noise, ckpt.load_checkpoint(last_checkpoint))
-                    noise.manual_seed(t.seed + 1_000_003 * rollbacks)
+                    step, message = rollbacks.roll_back(gan, noise, step, last_checkpoint)
                     recorder.start(step)
                     bar.n = step
-                    recorder.warn(step, f"NaN or Inf in a loss or a weight; rolled back to step {step} ({last_checkpoint.name}), "
-                                        f"rollback {rollbacks} of at most {t.max_rollbacks}", console=log, throttled=False)
+                    recorder.warn(step, message, console=log, throttled=False)
                     continue
+
+            # -- What the run records, each at its own cadence ------------------------------------------------------
             if logging_now:
                 recorder.losses(step, values, gan.opt_g.param_groups[0]["lr"], global_batch, bar)
             if t.diagnose_every and step % t.diagnose_every == 0:
@@ -146,13 +120,15 @@ def train(config: Config, run_dir: str | Path, *, progress: bool = True, log=pri
                 recorder.scored(step, best(gan.ema.module, step, lambda: run_state(gan, config, step, noise, schedule)))
             if checkpointing_now:
                 last_checkpoint = save()
-                rollbacks = 0
+                rollbacks.saved()
             if on_step is not None:
                 on_step(step)
+
+            # -- The time limit ---------------------------------------------------------------------------------------
             if t.max_minutes and config.optim.lr_decay and not schedule.fitted:
-                schedule = _fit_to_time(schedule, config, world, step, started_step, started, log)
+                schedule = fit_to_time(schedule, config, world, step, started_step, started, log)
                 bar.total = schedule.end
-            if t.max_minutes and _time_is_up(world, step, started, t.max_minutes, device):
+            if t.max_minutes and time_is_up(world, step, started, t.max_minutes, device):
                 break
     except KeyboardInterrupt as interrupt:
         bar.close()
@@ -169,6 +145,8 @@ def train(config: Config, run_dir: str | Path, *, progress: bool = True, log=pri
     finally:
         interrupts.restore()
     bar.close()
+
+    # -- The end: a last checkpoint, grid, loss plot and report ---------------------------------------------------
     if step < schedule.end:
         log(f"time limit of {t.max_minutes:g} min reached at step {step} of {schedule.end}; run the same command to go on")
     elif schedule.end < t.iterations:
@@ -183,23 +161,37 @@ def train(config: Config, run_dir: str | Path, *, progress: bool = True, log=pri
     return RunResult(run_dir, step, last_checkpoint, grid, loss_plot, images.skipped, report=write_report(run_dir))
 
 
-def save_imported_run(run_dir: Path, generator: SeedGenerator, discriminator: SeedDiscriminator | None) -> Path:
-    """A step-0 checkpoint holding imported networks (and a fresh D if none was given), fresh optimizers."""
-    if ckpt.list_checkpoints(run_dir):
-        raise GanforgeError(f"{run_dir} already holds a run; import into a new folder")
-    base = Config()
-    config = base.merged({"model.resolution": generator.resolution, "model.latent_dim": generator.latent_dim}, "import")
-    gan = build_gan(config, torch.device("cpu"))
-    gan.generator.load_state_dict(generator.state_dict())
-    if discriminator is not None:
-        if discriminator.resolution != generator.resolution:
-            raise GanforgeError(f"the generator makes {generator.resolution} px images but the discriminator takes {discriminator.resolution} px")
-        gan.discriminator.load_state_dict(discriminator.state_dict())
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "config.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n")
-    schedule = DecaySchedule.fresh(config.train.iterations, config.optim.lr_decay)
-    state = run_state(gan, config, 0, torch.Generator().manual_seed(config.train.seed), schedule)
-    return ckpt.save_checkpoint(run_dir, {**state, "imported": True}, keep=config.train.keep_checkpoints)
+def _data(config: Config, world: World, log):
+    """The images, the sampler of each iteration's indices, and the global batch (--batch-size is per process)."""
+    images = load_images(config.data, config.model.resolution, log=log)
+    if images.skipped:
+        log(f"{images.skipped} unreadable file(s) skipped; training on {len(images)} images")
+    global_batch = config.train.batch_size * world.size
+    try:
+        sampler = EpochSampler(len(images), global_batch * config.remedies.d_steps, config.train.seed)
+    except ValueError as exc:
+        raise GanforgeError(f"{config.data.source}: {exc}; lower --batch-size") from exc
+    return images, sampler, global_batch
+
+
+def _resume(gan, noise: torch.Generator, config: Config, run_dir: Path, world: World, log):
+    """(step, schedule, the checkpoint resumed from or None). Every process resumes from the checkpoint the first one
+    found and read (a lagging shared file system could show the others another list, or none)."""
+    step, schedule = 0, DecaySchedule.fresh(config.train.iterations, config.optim.lr_decay)
+    found_step, state = ckpt.newest_readable(run_dir, log) if world.is_main else (-1, None)
+    resume_step = world.first_process_value(found_step)
+    resume_from = ckpt.checkpoint_path(run_dir, resume_step) if resume_step >= 0 else None
+    if resume_from:
+        state = state or ckpt.load_checkpoint(resume_from)
+        saved, current = state["config"], config.to_dict()
+        if state.get("imported"):  # an imported Keras model fixes the networks only; the rest is this run's
+            saved, current = {"model": saved["model"]}, {"model": current["model"]}
+        check_same_experiment(saved, current, run_dir)
+        step = restore_imported_networks(gan, state) if state.get("imported") else restore_run_state(gan, noise, state)
+        log(f"resuming {run_dir} from step {step} ({resume_from.name})")
+        if not state.get("imported"):
+            schedule = _resumed_schedule(saved_schedule(state), config, state["config"]["train"]["iterations"], step, run_dir, log)
+    return step, schedule, resume_from
 
 
 def _resumed_schedule(saved: DecaySchedule, config: Config, saved_iterations: int, step: int, run_dir: Path, log) -> DecaySchedule:
@@ -214,11 +206,6 @@ def _resumed_schedule(saved: DecaySchedule, config: Config, saved_iterations: in
         log(f"--iterations {saved_iterations} -> {config.train.iterations}: the learning rates go on from "
             f"{schedule.start_factor:g}x at step {step} and reach 0 at step {schedule.end}")
     return schedule
-
-
-# A time-limited run with optim.lr_decay fits its decay to the time once the decay's share of the time is left, at the
-# speed measured so far, with this share of the time spare so that the decay's end, not the clock, ends the run.
-TIME_FIT_SPARE = 0.02
 
 
 def _batch(step: int, sampler: EpochSampler, pixels, noise: torch.Generator, config: Config, world: World, device: torch.device):
@@ -236,41 +223,3 @@ def _batch(step: int, sampler: EpochSampler, pixels, noise: torch.Generator, con
         real = torch.where(flip[:, None, None, None], real.flip(3), real)
     real = real.to(device, non_blocking=True, memory_format=torch.channels_last)
     return real, z_fake.to(device), z_gen.to(device)
-
-
-def _fit_to_time(schedule: DecaySchedule, config: Config, world: World, step: int, started_step: int, started: float, log) -> DecaySchedule:
-    """The schedule, its decay moved to end where the time limit will stop the run when that comes first."""
-    minutes, decay = config.train.max_minutes, config.optim.lr_decay
-    end = _end_within_time(world, step, started_step, started, minutes, decay)
-    if not 0 < end < schedule.end:
-        return schedule
-    log(f"\nat this speed the run's {minutes:g} min reach step {end}, not {config.train.iterations}: "
-        f"the learning rates now fall to 0 there (optim.lr_decay={decay:g} of the time)")
-    return schedule.fitted_to(end, step)
-
-
-def _end_within_time(world: World, step: int, started_step: int, started: float, minutes: float, fraction: float) -> int:
-    """The step the run will reach when its time is up, once `fraction` of the time is left (0 before, and on the
-    steps other processes do not ask on). Under torchrun the first process's clock decides, as in _time_is_up."""
-    if world.size > 1 and step % TIME_CHECK_EVERY:
-        return 0
-    elapsed, budget = time.perf_counter() - started, 60 * minutes
-    end = 0
-    if elapsed >= (1 - fraction) * budget and step > started_step:
-        rate = (step - started_step) / elapsed
-        end = step + max(1, int(rate * (budget * (1 - TIME_FIT_SPARE) - elapsed)))
-    return world.first_process_value(end)
-
-
-TIME_CHECK_EVERY = 10  # under torchrun: the clock's all-reduce waits for the GPU, so not every iteration
-
-
-def _time_is_up(world: World, step: int, started: float, minutes: float, device: torch.device) -> bool:
-    """Every process stops at the same step: the first process's clock decides (no process waits on a peer that left),
-    asked on the same steps by all (they share `step`)."""
-    if world.size == 1:  # no tensor, so no wait on the GPU
-        return time.perf_counter() - started > 60 * minutes
-    if step % TIME_CHECK_EVERY:
-        return False
-    late = torch.tensor([float(time.perf_counter() - started > 60 * minutes and world.is_main)], device=device)
-    return world.mean({"late": late})["late"].item() > 0
