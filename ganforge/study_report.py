@@ -128,7 +128,7 @@ def answers(chosen: list[Variant], results: dict, budget: Budget) -> dict[str, s
     found = {
         "mode collapse": _single_switch_sentence("mode collapse", "modes", "modes", collapse_data, chosen, results, budget, True)
                          + " " + _put_back_sentence(collapse_data, chosen, results, budget),
-        "instability": _single_switch_sentence("instability", "pinned_at", "D pins at iteration", "shapes", chosen, results, budget, True, 0)
+        "instability": _single_switch_sentence("instability", "pinned_at", "D pins at iteration (never = the run's end)", "shapes", chosen, results, budget, True, 0)
                        if ("shapes", "seed") in results else "instability: needs the shapes runs (D's accuracy is logged there).",
     }
     rates = sensitivity_rates(results, chosen, budget)
