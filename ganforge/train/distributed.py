@@ -6,6 +6,7 @@ noise from the same seeded generators and takes its own slice, so a run on N pro
 images and noise a single process with the N-times batch sees; only BatchNorm's batch statistics differ
 (per process, unless SyncBatchNorm is on).
 """
+import atexit
 import ctypes
 import os
 import signal
@@ -77,6 +78,9 @@ def world_from_environment(device_name: str) -> World:
     if not dist.is_initialized():
         cuda = device_name != "cpu" and torch.cuda.is_available()
         dist.init_process_group("nccl" if cuda else "gloo")
+        # A process that exits with its group alive can abort in gloo's threads during interpreter shutdown
+        # ("terminate called without an active exception", SIGABRT, seen in CI): leave the group first.
+        atexit.register(_leave_process_group)
     return World(rank=dist.get_rank(), size=dist.get_world_size(), local_rank=int(os.environ.get("LOCAL_RANK", "0")))
 
 
@@ -113,6 +117,11 @@ def synchronize_batch_norm(module: nn.Module) -> nn.Module:
         if type(layer) is KerasBatchNorm:
             layer.__class__ = SyncKerasBatchNorm  # same parameters and buffers, global statistics
     return module
+
+
+def _leave_process_group() -> None:
+    if dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def _die_with_the_launcher() -> None:
