@@ -174,13 +174,23 @@ def _inline(path: Path) -> str:
     return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode() if path.is_file() else ""
 
 
+def budget_line(budget: Budget, datasets: list[str]) -> str:
+    """The budget of the datasets this study ran, and no other."""
+    parts = []
+    toy = [d for d in datasets if d != "shapes"]
+    if toy:
+        parts.append(f"toy2d ({' and '.join(toy)}) {budget.toy_iterations:,} iterations x {budget.toy_seeds} seeds")
+    if "shapes" in datasets:
+        parts.append(f"shapes (32 px, width 16) {budget.shapes_iterations:,} iterations x {budget.shapes_seeds} seeds, "
+                     f"{budget.samples} samples scored")
+    return ", ".join(parts) or "no runs stored yet"
+
+
 def write_study(out: Path, budget: Budget, chosen: list[Variant], results: dict) -> Path:
     said = answers(chosen, results, budget)
     datasets = [d for d in budget.datasets if any(key[0] == d for key in results)]
-    header = (f"Budget: toy2d {budget.toy_iterations:,} iterations x {budget.toy_seeds} seeds, shapes (32 px, width 16) "
-              f"{budget.shapes_iterations:,} iterations x {budget.shapes_seeds} seeds, {budget.samples} samples scored; one CPU thread "
-              f"per run; {platform.processor() or platform.machine()}. Mean ± 95% confidence interval (Student's t) over seeds; a "
-              "difference is named only where the intervals do not overlap.")
+    header = (f"Budget: {budget_line(budget, datasets)}; one CPU thread per run; {platform.processor() or platform.machine()}. "
+              "Mean ± 95% confidence interval (Student's t) over seeds; a difference is named only where the intervals do not overlap.")
     md = ["# The seed study", "", header, "", *[f"- **{p}**: {said[p].split(': ', 1)[1]}" for p in PROBLEMS], ""]
     for data in datasets:
         md += [f"## {data}", "", *_table(data, chosen, results, budget), ""]

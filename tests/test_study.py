@@ -10,7 +10,7 @@ from ganforge.cli import main
 from ganforge.config import load_config
 from ganforge.errors import GanforgeError
 from ganforge.study import CHOICES, Budget, instability, interval, variants
-from ganforge.study_report import answers
+from ganforge.study_report import answers, budget_line
 from ganforge.train.build import build_discriminator, build_generator
 
 from browser import chromium, console_errors, requested_urls
@@ -119,6 +119,13 @@ def test_a_tiny_study_runs_stores_its_cells_reruns_nothing_and_its_page_opens_of
         browser.save_screenshot(str(tmp_path / "study.png"))
     finally:
         browser.quit()
+
+
+def test_the_budget_line_names_the_datasets_run_and_no_other():
+    budget = Budget(toy_iterations=700, shapes_iterations=900)
+    assert "toy2d" not in budget_line(budget, ["shapes"]) and "900 iterations" in budget_line(budget, ["shapes"])
+    assert budget_line(budget, ["grid"]) == "toy2d (grid) 700 iterations x 5 seeds"
+    assert "toy2d (grid and ring) 700" in budget_line(budget, ["grid", "ring", "shapes"])
 
 
 @pytest.mark.parametrize("flags, message", [
