@@ -1,4 +1,7 @@
 """Each symptom built on purpose, and the diagnosis it must produce."""
+import math
+
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -25,26 +28,50 @@ def _line(acc_real=0.6, acc_fake=0.6, d_real=0.6, d_fake=0.6, g=0.8):
     return {"d_acc_real": acc_real, "d_acc_fake": acc_fake, "d_loss_real": d_real, "d_loss_fake": d_fake, "g_loss": g}
 
 
+FOOLED = 0.1  # G's loss below log 2 while D is right on every fake: G's step sees another D (the seed's mismatch)
+
+
 def test_pinned_accuracy_is_reported_once_per_episode():
     monitor = TrainingMonitor(patience=3)
-    reports = [monitor.observe_losses(10 * i, _line(1.0, 1.0)) for i in range(1, 6)]
+    reports = [monitor.observe_losses(10 * i, _line(1.0, 1.0, g=FOOLED)) for i in range(1, 6)]
     assert [len(r) for r in reports] == [0, 0, 1, 0, 0]
     assert "iteration 30" in reports[2][0] and "D's accuracy" in reports[2][0] and "Try" in reports[2][0]
-    monitor.observe_losses(60, _line())  # cleared
-    again = [monitor.observe_losses(70 + i, _line(0.995, 1.0)) for i in range(3)]
+    monitor.observe_losses(60, _line(g=FOOLED))  # cleared
+    again = [monitor.observe_losses(70 + i, _line(0.995, 1.0, g=FOOLED)) for i in range(3)]
     assert sum(map(len, again)) == 1
+
+
+def _pinned_run(g_losses, config=None):
+    monitor = TrainingMonitor(config=config)
+    return [(10 * i, m) for i, g in enumerate(g_losses) for m in monitor.observe_losses(10 * i, _line(1.0, 1.0, 0.3, 0.02, g=g))]
+
+
+def test_a_pinned_d_wins_only_where_g_loss_says_so():
+    """The logistic loss at D's boundary is log 2 and at a fake's probability of 1e-4 it is -log(1e-4): a pinned D
+    with G's loss between them and steady (the demo's state, samples improving throughout) is no warning."""
+    rng = np.random.default_rng(0)
+    steady = 3.6 + 0.6 * rng.standard_normal(1200)  # the demo's G loss: mean 3.6, log lines 1.9..6.6
+    assert _pinned_run(steady) == []
+    assert [m for _, m in _pinned_run(np.full(10, math.log(2) - 0.01))][0].count("below 0.693") == 1
+    assert "below 1e-4" in _pinned_run(np.full(10, -math.log(1e-4) + 0.01))[0][1]
+    assert _pinned_run(np.full(10, -math.log(1e-4) - 0.01)) == []
+    runaway = np.concatenate([steady[:300], np.linspace(3.6, 12, 70)])  # the old demo's late collapse: 3 -> 12
+    (step, message), = _pinned_run(runaway)
+    assert 3000 < step < 3700 and "D pulls away" in message and "rose from 3." in message
+    hinge = load_config("dcgan", overrides={"train.loss": "hinge"})
+    assert "below 0.000" in _pinned_run(np.full(10, -0.5), hinge)[0][1] and _pinned_run(np.full(10, 0.5), hinge) == []
 
 
 def test_the_d_wins_advice_fits_the_run_and_offers_nothing_it_already_uses():
     from ganforge.config import load_config
 
-    seed = TrainingMonitor(patience=1, config=load_config("seed")).observe_losses(1, _line(1.0, 1.0))[0]
+    seed = TrainingMonitor(patience=1, config=load_config("seed")).observe_losses(1, _line(1.0, 1.0, g=FOOLED))[0]
     assert "inference-mode D" in seed and "--preset dcgan" in seed and "R1 (--preset stable)" in seed
-    dcgan = TrainingMonitor(patience=1, config=load_config("dcgan")).observe_losses(1, _line(1.0, 1.0))[0]
+    dcgan = TrainingMonitor(patience=1, config=load_config("dcgan")).observe_losses(1, _line(1.0, 1.0, g=FOOLED))[0]
     assert "inference-mode" not in dcgan and "--preset dcgan" not in dcgan and "DiffAugment" in dcgan
     modern = TrainingMonitor(patience=1, config=load_config("modern", overrides={"remedies.diffaugment": "translation"}))
-    message = modern.observe_losses(1, _line(1.0, 1.0))[0]
-    assert "pair by pair" in message and "R1" not in message and "DiffAugment" not in message and "Try: a lower --lr-d." in message
+    message = modern.observe_losses(1, _line(1.0, 1.0, g=FOOLED))[0]
+    assert "R1" not in message and "DiffAugment" not in message and "Try: a lower --lr-d." in message
 
 
 def test_d_loss_near_zero_while_g_loss_climbs():
@@ -65,8 +92,11 @@ def test_diversity_of_identical_images_is_zero_and_collapse_is_reported():
     assert diversity(constant) == 0.0 and diversity(varied) > 0.5
     monitor = TrainingMonitor()
     assert monitor.observe_diversity(100, diversity(varied), diversity(varied)) == []
-    report = monitor.observe_diversity(200, diversity(constant), diversity(varied))
-    assert len(report) == 1 and "iteration 200" in report[0] and "diversity is 0.00" in report[0]
+    assert monitor.observe_diversity(200, diversity(constant), diversity(varied)) == []  # every run starts alike
+    assert monitor.observe_diversity(300, diversity(varied), diversity(varied)) == []
+    assert monitor.observe_diversity(400, diversity(constant), diversity(varied)) == []
+    report = monitor.observe_diversity(500, diversity(constant), diversity(varied))  # low twice in a row: collapse
+    assert len(report) == 1 and "iteration 500" in report[0] and "diversity is 0.00" in report[0]
 
 
 def test_falling_mode_coverage_is_reported():
@@ -85,7 +115,7 @@ def test_a_generator_that_outputs_a_constant_image_is_diagnosed_live(tmp_path, c
 
     train(_config(**{"train.diagnose_every": 4}), tmp_path, progress=False, log=lambda *_: None, procedure=constant_generator)
     err = capsys.readouterr().err
-    assert "warning: iteration 4: sample diversity is 0.00" in err
+    assert "warning: iteration 8: sample diversity is 0.00" in err  # the second check in a row
     assert "mode coverage" not in err or "fell" in err
     assert (tmp_path / "diagnostics.jsonl").read_text().count("diversity_ratio") == 3
 
@@ -154,7 +184,7 @@ def test_a_flapping_symptom_prints_once_per_quiet_window_with_a_count_and_the_lo
     recorder.console = printed.append
     monitor = TrainingMonitor(patience=1)
     for step in range(10, 2600, 10):  # D pinned on every other log line: the symptom starts 130 times
-        for message in monitor.observe_losses(step, _line(1.0, 1.0) if step % 20 else _line()):
+        for message in monitor.observe_losses(step, _line(1.0, 1.0, g=FOOLED) if step % 20 else _line()):
             recorder.warn(step, message)
     recorder.warn(2600, "iteration 2600: sample diversity is 0.40 of the real data's")  # another symptom is not held back
     logged = read_log(tmp_path / "warnings.jsonl")

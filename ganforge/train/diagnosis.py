@@ -7,10 +7,18 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .objectives import make_objective
+
 PINNED_ACCURACY = 0.99  # D is right on (nearly) every real and every fake
 VANISHED_D_LOSS = 0.05  # D's loss on real + fake
 G_LOSS_RISE = 0.1  # over the patience window: by a tenth of itself, or 0.1 when below 1
 PATIENCE = 5  # consecutive log lines a symptom must persist before it is reported
+# A pinned D wins only when G loses ground. Measured on the demo recipe (shapes, 12k iterations, D pinned in 60% of
+# log lines while fd_shapes fell 1344 -> 155 and G's loss stayed 3.2-3.8): the mean G loss over 50 log lines rose at
+# most 22% (36% with cutout) over the 50 before; a D that runs away (the old demo's 3 -> 12) far more than half.
+LOSING_GROUND_LINES = 50
+LOSING_GROUND_RISE = 0.5  # by half of itself, or 0.5 when below 1
+CERTAIN_LOGIT = -9.21  # D gives fakes a probability of 1e-4 (the demo's G loss, 5-line means, stays below 5.3)
 DIVERSITY_FLOOR = 0.5  # fake diversity below half the real data's: collapse under way
 DIVERSITY_FEATURES = 8  # images are compared as 8x8 colour thumbnails (192 numbers)
 QUIET_ITERATIONS = 1000  # a symptom printed is not printed again for this many iterations (warnings.jsonl keeps each)
@@ -28,16 +36,25 @@ def d_wins_advice(config=None) -> tuple[str, str]:
     """What the D-wins warning says about G's loss, and what it offers to try, fitted to the run: it names the
     seed's BN mismatch only where the run has it, and offers no remedy the run already uses."""
     if config is None:
-        return ("a low one means G fools the inference-mode D of its own step, not the D that judges: the seed's BN mismatch",
+        return ("G fools the inference-mode D of its own step, not the D that judges: the seed's BN mismatch",
                 "BN in training mode throughout (--preset dcgan), a lower --lr-d, or R1 (--preset stable)")
     t, r = config.train, config.remedies
     mismatch = t.frozen_d_mode == "inference" or t.fakes_g_mode == "inference"
-    about = ("a low one means G fools the inference-mode D of its own step, not the D that judges: the seed's BN mismatch"
-             if mismatch else "D separates reals from fakes" + (" pair by pair" if t.procedure == "paired" else ""))
+    about = ("G fools the inference-mode D of its own step, not the D that judges: the seed's BN mismatch" if mismatch
+             else "G's step sees another D than the one that judges")
     tries = (["BN in training mode throughout (--preset dcgan)"] if mismatch else []) + ["a lower --lr-d"]
     tries += [] if r.diffaugment else ["DiffAugment (--set remedies.diffaugment=translation)"]
     tries += [] if r.r1_gamma else ["R1 (--preset stable)"]
     return about, ", ".join(tries[:-1]) + (", or " if len(tries) > 1 else "") + tries[-1]
+
+
+def g_loss_at(fake_logit: float, config=None) -> float:
+    """G's loss where D gives every fake this logit (against reals at logit 0, for a paired loss): at 0, where D
+    cannot tell, log 2 under the logistic losses; at CERTAIN_LOGIT, -log(1e-4) = 9.21."""
+    loss, procedure = (config.train.loss, config.train.procedure) if config is not None else ("logistic", "seed")
+    objective = make_objective(loss, procedure=procedure)
+    fake = torch.tensor([fake_logit])
+    return float(objective.g(torch.zeros(1), fake) if procedure == "paired" else objective.g(fake)) + 0.0  # no "-0.000"
 
 
 class TrainingMonitor:
@@ -47,6 +64,9 @@ class TrainingMonitor:
     def __init__(self, patience: int = PATIENCE, config=None):
         self.d_wins_about, self.d_wins_try = d_wins_advice(config)
         self.history = deque(maxlen=patience)
+        self.g_losses = deque(maxlen=2 * LOSING_GROUND_LINES)
+        self.boundary_g_loss, self.certain_g_loss = g_loss_at(0.0, config), g_loss_at(CERTAIN_LOGIT, config)
+        self.low_diversity_checks = 0
         self.active: set[str] = set()
         self.best_coverage: int | None = None
 
@@ -61,17 +81,31 @@ class TrainingMonitor:
 
     def observe_losses(self, step: int, values: dict) -> list[str]:
         self.history.append(values)
+        self.g_losses.append(values["g_loss"])
         full = len(self.history) == self.history.maxlen
         pinned = full and all(min(v["d_acc_real"], v["d_acc_fake"]) >= PINNED_ACCURACY for v in self.history)
+        # A pinned D wins when G's loss says so. Below its value at D's decision boundary, G's step sees another D
+        # than the one that judges (the seed's BN mismatch); above its value at a fake's probability of 1e-4, D is
+        # certain; in between it wins only where G's loss runs away. A pinned D with a steady G loss is the demo's
+        # healthy state (G's samples improve throughout).
+        g_mean = float(np.mean([v["g_loss"] for v in self.history]))
+        fooled = pinned and g_mean < self.boundary_g_loss
+        certain = pinned and g_mean > self.certain_g_loss
+        rise = self._g_loss_rise() if pinned and not (fooled or certain) else None
+        d_wins = fooled or certain or rise is not None
+        why = (f"G's loss {g_mean:.3f} is below {self.boundary_g_loss:.3f}, its value where D cannot tell: {self.d_wins_about}" if fooled
+               else f"G's loss {g_mean:.3f}: D gives G's samples a probability below 1e-4" if certain
+               else f"G's loss rose from {rise[0]:.3f} to {rise[1]:.3f}, means over {LOSING_GROUND_LINES} log lines: D pulls away" if rise
+               else "")
         first, last = self.history[0], self.history[-1]
         # "Climbs" means by a visible amount: under the seed's logistic loss G's loss against the frozen inference-mode
         # D sits near 0 while D's does too, and rounding-level rises of 0.000x made this report flap every few lines.
         climbs = last["g_loss"] - first["g_loss"] > G_LOSS_RISE * max(1.0, first["g_loss"])
         vanished = full and all(v["d_loss_real"] + v["d_loss_fake"] < VANISHED_D_LOSS for v in self.history) and climbs
         return self._report(
-            "pinned", pinned,
+            "pinned", d_wins,
             f"iteration {step}: D's accuracy has been >= {PINNED_ACCURACY} on real and fake for the last {len(self.history)} log lines: "
-            f"D wins (G's loss {last['g_loss']:.3f}; {self.d_wins_about}). Try: {self.d_wins_try}.",
+            f"D wins ({why}). Try: {self.d_wins_try}.",
         ) + self._report(
             "vanished", vanished,
             f"iteration {step}: D's loss is near 0 ({last['d_loss_real'] + last['d_loss_fake']:.4f}) while G's loss climbs "
@@ -80,11 +114,22 @@ class TrainingMonitor:
 
     def observe_diversity(self, step: int, fake_diversity: float, real_diversity: float) -> list[str]:
         ratio = fake_diversity / max(real_diversity, 1e-12)
+        # Two checks in a row: every run starts alike (0.21 of the real data's at iteration 500 in a demo run that
+        # reached 96 modes), and what stays low is a collapse.
+        self.low_diversity_checks = self.low_diversity_checks + 1 if ratio < DIVERSITY_FLOOR else 0
         return self._report(
-            "diversity", ratio < DIVERSITY_FLOOR,
+            "diversity", self.low_diversity_checks >= 2,
             f"iteration {step}: sample diversity is {ratio:.2f} of the real data's (mean pairwise thumbnail distance): "
             "the samples are collapsing onto few modes. Try: --preset dcgan, a lower learning rate, or resume an earlier checkpoint.",
         )
+
+    def _g_loss_rise(self) -> tuple[float, float] | None:
+        """(before, now): G's mean loss over the 50 log lines before the last 50 and over the last 50, where it rose by half."""
+        if len(self.g_losses) < self.g_losses.maxlen:
+            return None
+        losses = np.array(self.g_losses)
+        before, now = float(losses[:LOSING_GROUND_LINES].mean()), float(losses[LOSING_GROUND_LINES:].mean())
+        return (before, now) if now - before > LOSING_GROUND_RISE * max(1.0, abs(before)) else None
 
     def observe_coverage(self, step: int, modes_covered: int, num_modes: int) -> list[str]:
         best = self.best_coverage = max(self.best_coverage or 0, modes_covered)
