@@ -204,11 +204,11 @@ def cmd_train(args) -> None:
 
 
 def cmd_generate(args) -> None:
-    from .generate import generate
+    from .sampling.generate import generate
     from .train.build import resolve_device
 
     if args.timelapse:
-        from .animate import timelapse
+        from .sampling.animate import timelapse
 
         if not args.checkpoint:
             raise GanforgeError("--timelapse needs --checkpoint RUN: the grids are the run's")
@@ -217,7 +217,7 @@ def cmd_generate(args) -> None:
         print(f"wrote {timelapse(run_dir, Path(args.out) / 'timelapse.gif')}")
         return
     if args.interpolate is not None:
-        from .animate import interpolate
+        from .sampling.animate import interpolate
 
         paths = interpolate(_generator_source(args), args.interpolate, args.out, args.frames, args.seed, resolve_device(args.device))
         print("wrote " + " and ".join(map(str, paths)))
@@ -239,7 +239,7 @@ def _generator_source(args) -> Path:
 
 
 def cmd_export(args) -> None:
-    from .export import export
+    from .sampling.export import export
 
     from .train.checkpoint import resolve_checkpoint
 
@@ -349,6 +349,7 @@ def cmd_sweep(args) -> None:
 
 def cmd_study(args) -> None:
     from .study import Budget, run_study
+    from .study_report import write_study
 
     counts = {"--toy-iterations": args.toy_iterations, "--toy-seeds": args.toy_seeds, "--shapes-iterations": args.shapes_iterations,
               "--shapes-seeds": args.shapes_seeds, "--shapes-size": args.shapes_size, "-n": args.samples}
@@ -359,7 +360,8 @@ def cmd_study(args) -> None:
                     datasets=tuple(d.strip() for d in args.data.split(",") if d.strip()),
                     **({"sensitivity": ()} if args.no_sensitivity else {}))
     only = [v.strip() for v in args.variants.split(";") if v.strip()] or None
-    page = run_study(Path(args.out), budget, args.jobs, only)
+    chosen, results = run_study(Path(args.out), budget, args.jobs, only)
+    page = write_study(Path(args.out), budget, chosen, results)
     print((page.parent / "study.md").read_text())
     print(f"page: {page}")
 

@@ -9,7 +9,7 @@ from .config import DataConfig
 from .data import check_source, load_images
 from .data.sampler import to_training_tensor
 from .errors import GanforgeError
-from .generate import load_generator
+from .sampling.load import load_generator
 from .viz import to_uint8
 from .metrics import density_coverage, frechet_distance_from_features, kernel_inception_distance, precision_recall
 from .metrics.modes import confidence_threshold, mode_coverage, reverse_kl_to_uniform

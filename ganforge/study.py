@@ -180,8 +180,9 @@ def _store(path: Path, result: dict) -> None:
     os.replace(partial, path)  # a kill leaves no half-written cell
 
 
-def run_study(out: Path, budget: Budget = Budget(), jobs: int = 1, only: list[str] | None = None, log=print) -> Path:
-    """Runs every cell not stored yet in `jobs` worker processes, then writes the report; returns the HTML page."""
+def run_study(out: Path, budget: Budget = Budget(), jobs: int = 1, only: list[str] | None = None, log=print) -> tuple[list, dict]:
+    """Runs every cell not stored yet in `jobs` worker processes; returns the variants run and every stored result
+    (study_report.write_study makes the page)."""
     if jobs < 1:
         raise GanforgeError("--jobs must be at least 1")
     unknown = set(budget.datasets) - {"grid", "ring", "shapes"}
@@ -201,9 +202,7 @@ def run_study(out: Path, budget: Budget = Budget(), jobs: int = 1, only: list[st
         winner = best_switch(results, chosen)
         sens = [c for v in [chosen[0]] + ([winner] if winner else []) for c in sensitivity_cells(budget, v)]
         _run_cells([c for c in sens if not c.path(out).exists()], budget, out, jobs, log)
-    from .study_report import write_study
-
-    return write_study(out, budget, chosen, load_results(out, budget, chosen))
+    return chosen, load_results(out, budget, chosen)
 
 
 def _run_cells(todo: list[Cell], budget: Budget, out: Path, jobs: int, log) -> None:

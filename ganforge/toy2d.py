@@ -50,6 +50,11 @@ class Mixture:
         which = torch.randint(len(means), (count,), generator=generator)
         return means[which] + self.std * torch.randn(count, 2, generator=generator)
 
+    def coverage(self, points: np.ndarray) -> ModeCoverage:
+        """Each point's mode is its nearest mean; it is high quality within 3 standard deviations of it."""
+        distances = np.linalg.norm(points[:, None, :] - self.means[None], axis=2)  # (N, modes)
+        return mode_coverage(distances.argmin(1), distances.min(1) < 3 * self.std, len(self.means))
+
 
 def mixture(name: str) -> Mixture:
     if name == "ring":
@@ -61,9 +66,7 @@ def mixture(name: str) -> Mixture:
 
 
 def score(points: np.ndarray, data: Mixture) -> ModeCoverage:
-    distances = np.linalg.norm(points[:, None, :] - data.means[None], axis=2)  # (N, modes)
-    nearest = distances.argmin(1)
-    return mode_coverage(nearest, distances.min(1) < 3 * data.std, len(data.means))
+    return data.coverage(points)
 
 
 @contextlib.contextmanager

@@ -23,9 +23,7 @@ HEATMAP_CELLS = 120  # per side
 
 class Toy2DRecorder:
     def __init__(self, run_dir: str | Path, config: Config, data, dataset: str, seed: int, eval_samples: int):
-        from .toy2d import score
-
-        self.run_dir, self.data, self.score = Path(run_dir), data, score
+        self.run_dir, self.data = Path(run_dir), data  # data: a toy2d.Mixture
         (self.run_dir / "samples").mkdir(parents=True, exist_ok=True)
         (self.run_dir / "config.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n")
         (self.run_dir / "run.json").write_text(json.dumps({"device": "cpu", "processes": 1, "toy2d": dataset, "seed": seed}) + "\n")
@@ -48,7 +46,7 @@ class Toy2DRecorder:
         view = frame_data(gan, self.noise, self.extent)
         with torch.no_grad():
             points = copy.deepcopy(gan.ema.module).eval()(self.eval_noise).numpy()
-        coverage = self.score(points, self.data)
+        coverage = self.data.coverage(points)
         append_row(self.run_dir / "diagnostics.jsonl", {"step": step, "modes_covered": coverage.modes_covered,
                                                       "high_quality": round(coverage.high_quality, 4),
                                                       "reverse_kl": round(coverage.reverse_kl, 4)})

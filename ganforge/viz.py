@@ -1,11 +1,12 @@
 """Pictures: sample grids and loss curves."""
-import json
 import math
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image
+
+from .runlog import read_log
 
 
 def to_uint8(images: torch.Tensor) -> np.ndarray:
@@ -40,15 +41,9 @@ def save_grid(images: torch.Tensor, path: Path, columns: int | None = None) -> P
     return path
 
 
-def read_metrics(path: Path) -> list[dict]:
-    if not Path(path).is_file():
-        return []
-    return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
-
-
 def plot_losses(metrics_path: Path, out_path: Path) -> Path | None:
     """D's losses on real and fake, G's loss, and D's accuracies over iterations, from metrics.jsonl."""
-    rows = read_metrics(metrics_path)
+    rows = read_log(Path(metrics_path))
     if not rows:
         return None
     import matplotlib

@@ -8,9 +8,9 @@ import pytest
 import torch
 from PIL import Image, ImageSequence
 
-from ganforge.animate import slerp, walk_latents
+from ganforge.sampling.animate import slerp, walk_latents
 from ganforge.config import load_config
-from ganforge.generate import load_generator
+from ganforge.sampling.load import load_generator
 from ganforge.train.loop import train
 from ganforge.viz import to_uint8
 

@@ -12,8 +12,8 @@ import torch
 from conftest import require_module
 from ganforge.cli import main
 from ganforge.config import load_config
-from ganforge.export import load_safetensors_generator
-from ganforge.generate import load_generator
+from ganforge.sampling.load import load_safetensors_generator
+from ganforge.sampling.load import load_generator
 from ganforge.train.loop import train
 
 README = Path(__file__).resolve().parents[1] / "docs" / "sampling.md"  # the onnxruntime snippet users copy

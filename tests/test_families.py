@@ -13,8 +13,8 @@ from conftest import require_module
 from ganforge.cli import main
 from ganforge.config import load_config
 from ganforge.errors import GanforgeError
-from ganforge.export import load_safetensors_generator
-from ganforge.generate import load_generator
+from ganforge.sampling.load import load_safetensors_generator
+from ganforge.sampling.load import load_generator
 from ganforge.nets.registry import FAMILIES
 from ganforge.nets.seed import count_parameters
 from ganforge.train import checkpoint as ckpt

@@ -267,7 +267,7 @@ ALL_REMEDIES = {
 
 
 def test_every_remedy_at_once_resumes_bitwise_and_generate_uses_the_average(tmp_path):
-    from ganforge.generate import load_generator
+    from ganforge.sampling.load import load_generator
 
     config = load_config("seed", overrides={**TINY, **ALL_REMEDIES, "train.iterations": 6, "train.checkpoint_every": 2,
                                             "train.sample_every": 0, "train.diagnose_every": 0, "data.shapes_size": 24})

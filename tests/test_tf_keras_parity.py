@@ -226,7 +226,7 @@ def test_import_keras_command_on_files_written_by_tf_keras_2(cases, tmp_path, ca
     """`ganforge import-keras` on the .h5 files a seed user has (written by tf.keras 2.15): the run's G makes
     tf.keras' images in inference mode, to float32 rounding."""
     from ganforge.cli import main
-    from ganforge.generate import load_generator
+    from ganforge.sampling.load import load_generator
 
     folder = cases / "fresh"
     run = tmp_path / "imported"

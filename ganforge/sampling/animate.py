@@ -6,9 +6,9 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .errors import GanforgeError, output_folder
-from .generate import load_any_generator
-from .viz import grid_image, to_uint8
+from ..errors import GanforgeError, output_folder
+from .load import load_any_generator
+from ..viz import grid_image, to_uint8
 
 MIN_FRAME = 128  # pixels: a walk's frames are enlarged to at least this, by an integer factor
 

@@ -10,14 +10,12 @@ from pathlib import Path
 
 import torch
 
-from .config import Config
-from .errors import GanforgeError, output_folder
-from .generate import load_generator
-from .train.build import build_generator
-from .train.checkpoint import resolve_checkpoint
+from ..config import Config
+from ..errors import GanforgeError, output_folder
+from ..train.checkpoint import resolve_checkpoint
+from .load import MARKER, load_generator
 
 FORMATS = ("safetensors", "onnx")
-MARKER = "ganforge-generator-1"
 ONNX_OPSET = 18
 
 
@@ -73,28 +71,3 @@ def _export_onnx(generator: torch.nn.Module, config: Config, info: dict, path: P
         entry = model.metadata_props.add()
         entry.key, entry.value = key, value
     onnx.save(model, str(path))
-
-
-def load_safetensors_generator(path: str | Path) -> tuple[torch.nn.Module, Config, int]:
-    """G from an exported .safetensors file, rebuilt from the config in its metadata; nothing is unpickled."""
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file, safe_open
-
-    path = Path(path)
-    if not path.is_file():
-        raise GanforgeError(f"{path}: no such file")
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            info = f.metadata() or {}
-        weights = load_file(str(path))
-    except (SafetensorError, OSError, ValueError) as exc:
-        raise GanforgeError(f"{path}: not a readable safetensors file ({exc})") from exc
-    if info.get("format") != MARKER:
-        raise GanforgeError(f"{path}: a safetensors file, but not a ganforge generator (no '{MARKER}' in its metadata)")
-    config = Config.from_dict(json.loads(info["config"]), f"{path} metadata")
-    generator = build_generator(config)
-    try:
-        generator.load_state_dict(weights)
-    except RuntimeError as exc:
-        raise GanforgeError(f"{path}: its weights do not fit the generator its metadata describes ({str(exc).splitlines()[0]})") from exc
-    return generator.eval(), config, int(info["step"])
