@@ -92,11 +92,15 @@ def test_diversity_of_identical_images_is_zero_and_collapse_is_reported():
     assert diversity(constant) == 0.0 and diversity(varied) > 0.5
     monitor = TrainingMonitor()
     assert monitor.observe_diversity(100, diversity(varied), diversity(varied)) == []
-    assert monitor.observe_diversity(200, diversity(constant), diversity(varied)) == []  # every run starts alike
+    assert monitor.observe_diversity(200, diversity(constant), diversity(varied)) == []  # every run starts low
     assert monitor.observe_diversity(300, diversity(varied), diversity(varied)) == []
     assert monitor.observe_diversity(400, diversity(constant), diversity(varied)) == []
     report = monitor.observe_diversity(500, diversity(constant), diversity(varied))  # low twice in a row: collapse
     assert len(report) == 1 and "iteration 500" in report[0] and "diversity is 0.00" in report[0]
+    rising = TrainingMonitor()  # a demo run's start: low, then higher but still low, then on its way
+    assert [rising.observe_diversity(500 * i, r, 1.0) for i, r in enumerate((0.21, 0.43, 0.61), 1)] == [[], [], []]
+    falling = TrainingMonitor()
+    assert [len(falling.observe_diversity(500 * i, r, 1.0)) for i, r in enumerate((0.45, 0.3, 0.35, 0.2), 1)] == [0, 1, 0, 1]
 
 
 def test_falling_mode_coverage_is_reported():
@@ -104,6 +108,10 @@ def test_falling_mode_coverage_is_reported():
     assert monitor.observe_coverage(500, 100, 120) == []
     assert monitor.observe_coverage(1000, 95, 120) == []
     assert "fell to 60/120 from 100" in monitor.observe_coverage(1500, 60, 120)[0]
+    early = TrainingMonitor()  # counting noise at the start of a demo run is no collapse
+    assert early.observe_coverage(500, 2, 120) == [] and early.observe_coverage(1000, 1, 120) == []
+    ring = TrainingMonitor()  # 8 modes: losing 2 is a collapse
+    assert ring.observe_coverage(500, 8, 8) == [] and "fell to 6/8" in ring.observe_coverage(1000, 6, 8)[0]
 
 
 def test_a_generator_that_outputs_a_constant_image_is_diagnosed_live(tmp_path, capsys):
