@@ -16,6 +16,8 @@ from ganforge.config import load_config
 from ganforge.train import checkpoint as ckpt
 from ganforge.train.loop import train
 
+pytestmark = pytest.mark.slow  # torchrun or TensorFlow subprocesses: left out by -m "not slow"
+
 PER_RANK_BATCH = 2
 SETTINGS = {
     "model.resolution": 32, "model.latent_dim": 8, "model.width": 16, "data.shapes_size": 24, "train.diagnose_every": 0,

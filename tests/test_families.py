@@ -110,6 +110,7 @@ def test_export_to_safetensors_and_onnx_gives_the_runs_generator(family, tmp_pat
     np.testing.assert_allclose(session.run(["images"], {"z": z})[0], reference.numpy(), rtol=0, atol=1e-5)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("family", FAMILIES)
 def test_two_gloo_processes_train_what_one_process_with_their_global_batch_trains(family, tmp_path):
     """torchrun, 2 CPU processes of batch 2 against 1 of batch 4 from the same start (SyncBN where the family

@@ -31,6 +31,8 @@ from ganforge.interop.keras import (  # noqa: E402
 )
 from ganforge.nets.seed import G_START, SEED_WIDTH  # noqa: E402
 
+pytestmark = pytest.mark.slow  # torchrun or TensorFlow subprocesses: left out by -m "not slow"
+
 LR = 1e-4
 
 # Tensors whose exact gradient is 0 or nearly so, where Adam (epsilon 1e-7) turns rounding noise into steps of
