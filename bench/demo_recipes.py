@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from ganforge.config import load_config
-from ganforge.evaluate import evaluate
+from ganforge.metrics.evaluate import evaluate
 from ganforge.train.loop import train
 
 # What every row shares (the Makefile's `demo` run), then each recipe's own settings.

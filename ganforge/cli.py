@@ -189,6 +189,7 @@ def _set_items(items: list[str]) -> dict:
 def cmd_train(args) -> None:
     from .config import load_config
     from .train.loop import train
+    from .web.report import write_report
 
     config = load_config(args.preset, args.config, _overrides(args))
     started = time.perf_counter()
@@ -200,7 +201,7 @@ def cmd_train(args) -> None:
     print(f"sample grid: {result.sample_grid}")
     if result.loss_plot:
         print(f"loss plot:   {result.loss_plot}")
-    print(f"report:      {result.report} (open it in a browser)")
+    print(f"report:      {write_report(result.run_dir)} (open it in a browser)")
 
 
 def cmd_generate(args) -> None:
@@ -212,9 +213,9 @@ def cmd_generate(args) -> None:
 
         if not args.checkpoint:
             raise GanforgeError("--timelapse needs --checkpoint RUN: the grids are the run's")
-        run_dir = Path(args.checkpoint)
-        run_dir = run_dir.parent.parent if run_dir.is_file() else run_dir
-        print(f"wrote {timelapse(run_dir, Path(args.out) / 'timelapse.gif')}")
+        from .run_folder import run_dir_of
+
+        print(f"wrote {timelapse(run_dir_of(Path(args.checkpoint)), Path(args.out) / 'timelapse.gif')}")
         return
     if args.interpolate is not None:
         from .sampling.animate import interpolate
@@ -293,7 +294,8 @@ def cmd_import_keras(args) -> None:
 
 
 def cmd_eval(args) -> None:
-    from .evaluate import evaluate, format_table, write_json
+    from .metrics.evaluate import evaluate, format_table, write_json
+    from .run_folder import evaluation_path, run_dir_of
     from .train.checkpoint import resolve_checkpoint
     from .train.build import resolve_device
 
@@ -301,7 +303,7 @@ def cmd_eval(args) -> None:
         raise GanforgeError("-n must be at least 10")
     metrics = [m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None
     if args.samples:
-        from .evaluate import evaluate_samples
+        from .metrics.evaluate import evaluate_samples
 
         if not args.data:
             raise GanforgeError("--samples needs --data: the real images to compare them with (e.g. --data shapes)")
@@ -313,14 +315,13 @@ def cmd_eval(args) -> None:
     checkpoint = resolve_checkpoint(args.checkpoint, args.which)
     results = evaluate(checkpoint, args.data, metrics, args.n, args.seed, resolve_device(args.device), args.inception_weights)
     print(format_table(results))
-    run_dir = checkpoint.parent.parent if checkpoint.parent.name == "checkpoints" else checkpoint.parent
-    out = Path(args.out) if args.out else run_dir / f"eval-{results['checkpoint_step']:08d}.json"
+    out = Path(args.out) if args.out else evaluation_path(run_dir_of(checkpoint), results["checkpoint_step"])
     print(f"wrote {write_json(results, out)}")
 
 
 def cmd_bench(args) -> None:
     from .config import load_config
-    from .toy2d import run_benchmark
+    from .toy2d import frame_folder, run_benchmark
 
     datasets = [d.strip() for d in args.dataset.split(",") if d.strip()]
     bad = [d for d in datasets if d not in ("ring", "grid")]
@@ -330,8 +331,16 @@ def cmd_bench(args) -> None:
         raise GanforgeError("--seeds and --iterations must be at least 1")
     overrides = _set_items(args.set)
     label = " ".join([args.preset, *(f"{k}={v}" for k, v in overrides.items())])
+    frames = Path(args.frames) if args.frames else None
     print(run_benchmark(load_config(args.preset, toy2d=True, overrides=overrides), label, datasets, args.seeds, args.iterations, jobs=args.jobs,
-                        frames=Path(args.frames) if args.frames else None, frame_every=args.frame_every))
+                        frames=frames, frame_every=args.frame_every))
+    if frames:
+        from .web.report import write_report
+
+        for dataset in datasets:
+            for seed in range(args.seeds):
+                write_report(frame_folder(frames, dataset, seed))
+        print(f"frames and report.html: one run folder per dataset and seed in {frames}")
 
 
 def cmd_sweep(args) -> None:

@@ -135,7 +135,8 @@ def run_cell(cell: Cell, budget: Budget, out: Path) -> dict:
 
 
 def _run_shapes(cell: Cell, budget: Budget, out: Path) -> dict:
-    from .evaluate import evaluate
+    from .metrics.evaluate import evaluate
+    from .run_folder import BEST, METRICS, checkpoint_dir, read_log
     from .train.loop import train
 
     folder = out / "runs" / _slug(cell.variant) / f"seed{cell.seed}"
@@ -146,8 +147,8 @@ def _run_shapes(cell: Cell, budget: Budget, out: Path) -> dict:
                                             "data.shapes_size": budget.shapes_size, "train.amp": "off", "train.device": "cpu"})
     run = train(config, folder, progress=False, log=lambda *_: None)
     last = evaluate(run.last_checkpoint, "shapes", ["modes", "fd"], budget.samples, log=lambda *_: None)
-    best = evaluate(folder / "checkpoints" / "best.pt", "shapes", ["fd"], budget.samples, log=lambda *_: None)
-    log = [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines()]
+    best = evaluate(checkpoint_dir(folder) / BEST, "shapes", ["fd"], budget.samples, log=lambda *_: None)
+    log = read_log(folder / METRICS)
     return {"modes": last["modes_covered"], "num_modes": last["num_modes"], "high_quality": last["high_quality"],
             "reverse_kl": last["reverse_kl"], "fd_shapes": last["fd_shapes"], "fd_best": best["fd_shapes"],
             "ends_worse": bool(last["fd_shapes"] > 1.1 * best["fd_shapes"]), **instability(log, n),

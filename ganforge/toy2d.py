@@ -115,10 +115,6 @@ def _train_one(config: Config, dataset: str, seed: int, iterations: int, lr: flo
             recorder(gan, step + 1)
     with torch.no_grad():
         points = gan.ema.module.eval()(torch.randn(EVAL_SAMPLES, 2, generator=rng)).numpy()
-    if recorder:
-        from .web.report import write_report
-
-        write_report(frames)
     return score(points, data)
 
 
@@ -146,15 +142,20 @@ def real_floor(dataset: str, seed: int = 0) -> ModeCoverage:
 def _timed_run(run: tuple) -> tuple[ModeCoverage, float]:
     config, dataset, seed, iterations, frames, frame_every = run
     started = time.perf_counter()
-    folder = Path(frames) / f"{dataset}-seed{seed}" if frames else None
+    folder = frame_folder(frames, dataset, seed) if frames else None
     return train_one(config, dataset, seed, iterations, frames=folder, frame_every=frame_every), time.perf_counter() - started
+
+
+def frame_folder(frames: Path, dataset: str, seed: int) -> Path:
+    """The run folder of one dataset and seed's frames under `bench toy2d --frames DIR`."""
+    return Path(frames) / f"{dataset}-seed{seed}"
 
 
 def run_benchmark(config: Config, preset: str, datasets: list[str], seeds: int, iterations: int, log=print, jobs: int = 1,
                   frames: Path | None = None, frame_every: int = 500) -> str:
     """Each dataset's seeds 0..seeds-1, in `jobs` worker processes (every run is seeded by itself and uses one CPU
     thread, so which worker takes it does not matter). `frames`: a folder that gets one
-    run folder (GAN Lab-style frames and report.html) per dataset and seed."""
+    run folder of GAN Lab-style frames per dataset and seed (frame_folder)."""
     if jobs < 1:
         raise GanforgeError("--jobs must be at least 1")
     if frame_every < 1:

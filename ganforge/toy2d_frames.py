@@ -14,7 +14,8 @@ import numpy as np
 import torch
 
 from .config import Config
-from .runlog import append_row
+from . import run_folder as folder
+from .run_folder import append_row
 from .train.procedure import GAN
 
 FRAME_POINTS = 512  # G's samples and real points drawn per frame
@@ -24,10 +25,10 @@ HEATMAP_CELLS = 120  # per side
 class Toy2DRecorder:
     def __init__(self, run_dir: str | Path, config: Config, data, dataset: str, seed: int, eval_samples: int):
         self.run_dir, self.data = Path(run_dir), data  # data: a toy2d.Mixture
-        (self.run_dir / "samples").mkdir(parents=True, exist_ok=True)
-        (self.run_dir / "config.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n")
-        (self.run_dir / "run.json").write_text(json.dumps({"device": "cpu", "processes": 1, "toy2d": dataset, "seed": seed}) + "\n")
-        for name in ("metrics.jsonl", "diagnostics.jsonl"):
+        (self.run_dir / folder.SAMPLES).mkdir(parents=True, exist_ok=True)
+        folder.write_config(self.run_dir, config)
+        (self.run_dir / folder.RUN_INFO).write_text(json.dumps({"device": "cpu", "processes": 1, "toy2d": dataset, "seed": seed}) + "\n")
+        for name in (folder.METRICS, folder.DIAGNOSTICS):
             (self.run_dir / name).write_text("")
         frames_rng = torch.Generator().manual_seed(seed + 7)  # the run's own generators are never touched
         self.noise = torch.randn(FRAME_POINTS, 2, generator=frames_rng)
@@ -39,7 +40,7 @@ class Toy2DRecorder:
 
     def losses(self, step: int, stats: dict) -> None:
         seconds = time.perf_counter() - self.started  # frames included: what the run took
-        append_row(self.run_dir / "metrics.jsonl", {"step": step, **{k: round(v.item(), 6) for k, v in stats.items()},
+        append_row(self.run_dir / folder.METRICS, {"step": step, **{k: round(v.item(), 6) for k, v in stats.items()},
                                                  "time_s": round(seconds, 2), "img_per_s": round(step * self.batch / seconds, 1)})
 
     def __call__(self, gan: GAN, step: int) -> Path:
@@ -47,10 +48,10 @@ class Toy2DRecorder:
         with torch.no_grad():
             points = copy.deepcopy(gan.ema.module).eval()(self.eval_noise).numpy()
         coverage = self.data.coverage(points)
-        append_row(self.run_dir / "diagnostics.jsonl", {"step": step, "modes_covered": coverage.modes_covered,
+        append_row(self.run_dir / folder.DIAGNOSTICS, {"step": step, "modes_covered": coverage.modes_covered,
                                                       "high_quality": round(coverage.high_quality, 4),
                                                       "reverse_kl": round(coverage.reverse_kl, 4)})
-        return draw(view, self.real, self.extent, step, coverage, self.run_dir / "samples" / f"step-{step:08d}.png")
+        return draw(view, self.real, self.extent, step, coverage, folder.sample_grid(self.run_dir, step))
 
 
 def frame_data(gan: GAN, noise: torch.Tensor, extent: tuple[float, float]) -> dict:

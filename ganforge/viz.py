@@ -6,7 +6,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .runlog import read_log
+from .run_folder import read_log
 
 
 def to_uint8(images: torch.Tensor) -> np.ndarray:

@@ -58,6 +58,7 @@ def test_train_then_resume_then_generate(tmp_path, capsys):
     run = str(tmp_path / "run")
     code, out, _ = _run(["train", "--out", run, *TINY], capsys)
     assert code == 0 and "sample grid:" in out and "loss plot:" in out
+    assert f"report:      {run}/report.html" in out and "ganforge report: run" in (tmp_path / "run" / "report.html").read_text()
     code, out, _ = _run(["train", "--out", run, *TINY[:-3], "--iterations", "3", *TINY[-3:]], capsys)
     assert code == 0 and "resuming" in out and "from step 2" in out
     code, out, _ = _run(["generate", "--checkpoint", run, "-n", "5", "--out", str(tmp_path / "gen")], capsys)

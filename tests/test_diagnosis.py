@@ -184,7 +184,7 @@ def test_repeated_nans_stop_the_run_with_the_last_good_checkpoint_intact(tmp_pat
 
 
 def test_a_flapping_symptom_prints_once_per_quiet_window_with_a_count_and_the_log_keeps_every_one(tmp_path):
-    from ganforge.runlog import read_log
+    from ganforge.run_folder import read_log
     from ganforge.train.recorder import RunRecorder
 
     recorder = RunRecorder(_config(), tmp_path, None, torch.device("cpu"))

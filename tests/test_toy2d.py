@@ -135,8 +135,9 @@ def test_recording_frames_changes_nothing_and_writes_a_run_folder(tmp_path):
     assert rows[-1]["modes_covered"] <= 25 and 0 <= rows[-1]["high_quality"] <= 1
     assert sorted(p.name for p in (run / "samples").iterdir()) == [f"step-{s:08d}.png" for s in (0, 20, 40, 60)]
     assert [json.loads(line)["step"] for line in (run / "metrics.jsonl").read_text().splitlines()] == [50]
-    assert (run / "report.html").read_text().count("data:image/jpeg;base64,") == 4  # the frames, played back
-    from ganforge.web.report import run_data
+    from ganforge.web.report import run_data, write_report
+
+    assert write_report(run).read_text().count("data:image/jpeg;base64,") == 4  # the frames, played back
 
     summary = run_data(run)["summary"]
     assert (summary["data"], summary["resolution"], summary["step"]) == ("toy2d grid", None, 50) and summary["time_s"] > 0

@@ -113,9 +113,8 @@ def discriminator_from_keras(keras_model, dtype: torch.dtype = torch.float32) ->
 
 def save_imported_run(run_dir: Path, generator: SeedGenerator, discriminator: SeedDiscriminator | None) -> Path:
     """A step-0 checkpoint holding imported networks (and a fresh D if none was given), fresh optimizers."""
-    import json
-
     from ..config import Config
+    from ..run_folder import write_config
     from ..train import checkpoint as ckpt
     from ..train.build import build_gan
     from ..train.optim import DecaySchedule
@@ -130,8 +129,7 @@ def save_imported_run(run_dir: Path, generator: SeedGenerator, discriminator: Se
         if discriminator.resolution != generator.resolution:
             raise GanforgeError(f"the generator makes {generator.resolution} px images but the discriminator takes {discriminator.resolution} px")
         gan.discriminator.load_state_dict(discriminator.state_dict())
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "config.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n")
+    write_config(run_dir, config)
     schedule = DecaySchedule.fresh(config.train.iterations, config.optim.lr_decay)
     state = run_state(gan, config, 0, torch.Generator().manual_seed(config.train.seed), schedule)
     return ckpt.save_checkpoint(run_dir, {**state, "imported": True}, keep=config.train.keep_checkpoints)

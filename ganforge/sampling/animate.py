@@ -8,6 +8,7 @@ from PIL import Image
 
 from ..errors import GanforgeError, output_folder
 from .load import load_any_generator
+from ..run_folder import sample_grids
 from ..viz import grid_image, to_uint8
 
 MIN_FRAME = 128  # pixels: a walk's frames are enlarged to at least this, by an integer factor
@@ -54,7 +55,7 @@ def interpolate(source: str | Path, stops: int, out_dir: str | Path, frames_per_
 def timelapse(run_dir: str | Path, out: str | Path | None = None, frame_ms: int = 300) -> Path:
     """The run's fixed-noise grids, in step order, as one GIF (the last grid held for 2 s)."""
     run_dir = Path(run_dir)
-    grids = sorted((run_dir / "samples").glob("step-*.png"))
+    grids = sample_grids(run_dir)
     if not grids:
         raise GanforgeError(f"{run_dir}: no sample grids (samples/step-*.png) to make a time-lapse from")
     pictures = [Image.open(path).convert("RGB") for path in grids]

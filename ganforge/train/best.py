@@ -5,12 +5,13 @@ training); `generate`, `eval`, `export` and `report` take `--which best`.
 The score is a Fréchet distance, lower is better: on `shapes` in the shipped classifier's feature space
 (fd_shapes, offline), elsewhere FID when the Inception weights are already on disk (never downloaded mid-run).
 Scoring draws its noise from its own generator and runs G under no_grad, so it changes nothing in the run."""
-import numpy as np
 import torch
 
 from ..config import Config
 from ..data.sampler import to_training_tensor
+from ..errors import GanforgeError
 from ..metrics import frechet_distance_from_features
+from ..metrics.features import INCEPTION, load_space, space_of
 from . import checkpoint as ckpt
 
 
@@ -18,33 +19,14 @@ class BestKeeper:
     def __init__(self, config: Config, images, device: torch.device, run_dir, log=print):
         self.run_dir, self.device, self.count = run_dir, device, config.train.best_samples
         self.noise = torch.randn(self.count, config.model.latent_dim, generator=torch.Generator().manual_seed(config.train.seed + 3))
-        self.features = self._feature_extractor(config, device, log)
-        self.enabled = self.features is not None
+        self.space = _space(config, device, log)
+        self.enabled = self.space is not None
         if not self.enabled:
             return
-        with torch.no_grad():
-            self.real = self.features(to_training_tensor(images.pixels[: self.count]))
+        self.metric = self.space.fd_key
+        self.real = self.space.embed(to_training_tensor(images.pixels[: self.count]))[0]
         previous = self._previous_best()
         self.best = previous["score"] if previous else float("inf")
-
-    def _feature_extractor(self, config: Config, device, log):
-        if config.data.source == "shapes":
-            from ..metrics.shapes_classifier import load_shapes_classifier
-
-            classifier = load_shapes_classifier(device)
-            self.metric = "fd_shapes"
-            return lambda images: _in_batches(lambda x: classifier(x)[0], images, device)
-        from ..metrics.inception import find_weights, inception_features, load_inception
-        from ..errors import GanforgeError
-
-        try:
-            network = load_inception(find_weights(download=False), device)
-        except GanforgeError:
-            log("train.best_every: no best checkpoint kept: FID's Inception weights are not on disk "
-                "(ganforge eval --metrics fid fetches them once)")
-            return None
-        self.metric = "fid"
-        return lambda images: inception_features(network, images, device).numpy()
 
     def _previous_best(self) -> dict | None:
         """A resumed run keeps its best score, so best.pt is only replaced by a better one."""
@@ -60,7 +42,7 @@ class BestKeeper:
             return None
         generator.eval()
         fake = torch.cat([generator(chunk.to(self.device)).cpu() for chunk in self.noise.split(250)])
-        score = frechet_distance_from_features(self.real, self.features(fake))
+        score = frechet_distance_from_features(self.real, self.space.embed(fake)[0])
         improved = score < self.best
         if improved:
             self.best = score
@@ -69,6 +51,14 @@ class BestKeeper:
         return {self.metric: round(float(score), 4), "best": improved}
 
 
-@torch.no_grad()
-def _in_batches(network, images: torch.Tensor, device, batch: int = 500) -> np.ndarray:
-    return torch.cat([network(chunk.to(device)).cpu() for chunk in images.split(batch)]).numpy()
+def _space(config: Config, device, log):
+    """The data's feature space; None (no best.pt) when it is Inception's and its weights are not on disk: a run
+    never downloads them."""
+    try:
+        return load_space(space_of(config.data.source), device, download=False)
+    except GanforgeError:
+        if space_of(config.data.source) != INCEPTION:
+            raise
+        log("train.best_every: no best checkpoint kept: FID's Inception weights are not on disk "
+            "(ganforge eval --metrics fid fetches them once)")
+        return None

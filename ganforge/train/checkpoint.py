@@ -1,19 +1,14 @@
 """Checkpoints: state dicts plus config, step and RNG states. Written atomically; loaded without running code."""
 import os
 import pickle
-import re
 from pathlib import Path
 
 import torch
 
 from ..errors import GanforgeError
+from ..run_folder import BEST, CHECKPOINT_NAME, checkpoint_dir, checkpoint_path
 
 FORMAT = "ganforge-checkpoint-1"
-NAME = re.compile(r"^checkpoint-(\d{8})\.pt$")
-
-
-def checkpoint_dir(run_dir: Path) -> Path:
-    return Path(run_dir) / "checkpoints"
 
 
 def list_checkpoints(run_dir: Path) -> list[Path]:
@@ -21,18 +16,11 @@ def list_checkpoints(run_dir: Path) -> list[Path]:
     folder = checkpoint_dir(run_dir)
     if not folder.is_dir():
         return []
-    return sorted(p for p in folder.iterdir() if NAME.match(p.name))
-
-
-def checkpoint_path(run_dir: Path, step: int) -> Path:
-    return checkpoint_dir(run_dir) / f"checkpoint-{step:08d}.pt"
+    return sorted(p for p in folder.iterdir() if CHECKPOINT_NAME.match(p.name))
 
 
 def checkpoint_step(path: Path) -> int:
-    return int(NAME.match(Path(path).name).group(1))
-
-
-BEST = "best.pt"  # beside the numbered ones; never pruned, never resumed from
+    return int(CHECKPOINT_NAME.match(Path(path).name).group(1))
 
 
 def save_checkpoint(run_dir: Path, state: dict, keep: int, name: str | None = None) -> Path:

@@ -13,8 +13,8 @@ from ..config import Config
 from ..data import load_images
 from ..data.sampler import EpochSampler, to_training_tensor
 from ..errors import GanforgeError
+from ..run_folder import METRICS
 from ..viz import plot_losses
-from ..web.report import write_report
 from . import checkpoint as ckpt
 from .best import BestKeeper
 from .build import PROCEDURES, autocast_dtype, build_gan, check_choices, compile_networks, distribute, resolve_device
@@ -36,7 +36,6 @@ class RunResult:
     loss_plot: Path | None
     skipped_images: int
     main_process: bool = True  # False in torchrun's other processes: they write nothing
-    report: Path | None = None  # report.html
 
 
 def train(config: Config, run_dir: str | Path, *, progress: bool = True, log=print, on_step=None, procedure=None) -> RunResult:
@@ -146,7 +145,7 @@ def train(config: Config, run_dir: str | Path, *, progress: bool = True, log=pri
         interrupts.restore()
     bar.close()
 
-    # -- The end: a last checkpoint, grid, loss plot and report ---------------------------------------------------
+    # -- The end: a last checkpoint, grid and loss plot (the CLI adds the report) ------------------------------------
     if step < schedule.end:
         log(f"time limit of {t.max_minutes:g} min reached at step {step} of {schedule.end}; run the same command to go on")
     elif schedule.end < t.iterations:
@@ -157,8 +156,8 @@ def train(config: Config, run_dir: str | Path, *, progress: bool = True, log=pri
         return RunResult(run_dir, step, last_checkpoint, None, None, images.skipped, main_process=False)
     grid = recorder.sample(gan.ema.module, step) if grid is None or not grid.name.endswith(f"{step:08d}.png") else grid
     recorder.close()
-    loss_plot = plot_losses(run_dir / "metrics.jsonl", run_dir / "loss_curve.png")
-    return RunResult(run_dir, step, last_checkpoint, grid, loss_plot, images.skipped, report=write_report(run_dir))
+    loss_plot = plot_losses(run_dir / METRICS, run_dir / "loss_curve.png")
+    return RunResult(run_dir, step, last_checkpoint, grid, loss_plot, images.skipped)
 
 
 def _data(config: Config, world: World, log):

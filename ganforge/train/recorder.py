@@ -16,13 +16,14 @@ import numpy as np
 import torch
 
 from ..config import Config
-from ..runlog import append_row, read_log
+from .. import run_folder as folder
+from ..run_folder import append_row, read_log
 from ..data.sampler import to_training_tensor
+from ..metrics.features import SHAPES, load_space, space_of
 from ..viz import save_grid
 from .diagnosis import ConsoleThrottle, TrainingMonitor, diversity
 
 SAMPLE_GRID_SIZE = 64
-LOGS = ("metrics.jsonl", "diagnostics.jsonl", "warnings.jsonl")
 
 
 def fixed_noise(config: Config, count: int = SAMPLE_GRID_SIZE) -> torch.Tensor:
@@ -36,9 +37,8 @@ class RunRecorder:
         self.console = lambda text: print(text, file=sys.stderr)  # the loop points it at its progress bar
         if not enabled:
             return
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        (self.run_dir / "config.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n")
-        (self.run_dir / "run.json").write_text(json.dumps({"device": str(device), "processes": processes}) + "\n")
+        folder.write_config(self.run_dir, config)
+        (self.run_dir / folder.RUN_INFO).write_text(json.dumps({"device": str(device), "processes": processes}) + "\n")
         self.tensorboard = _TensorBoard(self.run_dir / "tensorboard")
         self.live_checks = _LiveChecks(config, images, device) if config.train.diagnose_every else None
         self.monitor = TrainingMonitor(config=config)
@@ -49,9 +49,9 @@ class RunRecorder:
         """The run (re)starts at `step`: drop log lines past it (those iterations are about to be run again)."""
         if not self.enabled:
             return
-        for name in LOGS:
+        for name in folder.LOGS:
             _truncate_log(self.run_dir / name, step)
-        rows = read_log(self.run_dir / "metrics.jsonl")
+        rows = read_log(self.run_dir / folder.METRICS)
         self.seconds_before = rows[-1].get("time_s", 0.0) if rows else 0.0  # training time before this resume
         self.started, self.started_step = time.perf_counter(), step
 
@@ -62,7 +62,7 @@ class RunRecorder:
         values = {**values, "lr_g": lr_g,  # the rate the iteration just run used
                   "img_per_s": round((step - self.started_step) * images_per_step / max(seconds, 1e-9), 3),
                   "time_s": round(self.seconds_before + seconds, 3)}
-        append_row(self.run_dir / "metrics.jsonl", {"step": step, **values})
+        append_row(self.run_dir / folder.METRICS, {"step": step, **values})
         self.tensorboard.scalars(values, step)
         if bar is not None:
             bar.set_postfix(
@@ -78,7 +78,7 @@ class RunRecorder:
         if not (self.enabled and self.live_checks):
             return
         values = self.live_checks(generator, self.device)
-        append_row(self.run_dir / "diagnostics.jsonl", {"step": step, **values})
+        append_row(self.run_dir / folder.DIAGNOSTICS, {"step": step, **values})
         self.tensorboard.scalars(values, step)
         messages = self.monitor.observe_diversity(step, values.pop("_fake_diversity"), self.live_checks.real_diversity)
         if "modes_covered" in values:
@@ -92,7 +92,7 @@ class RunRecorder:
         """A best-checkpoint score (see best.py): a diagnostics line, and a console line when best.pt was replaced."""
         if not (self.enabled and row):
             return
-        append_row(self.run_dir / "diagnostics.jsonl", {"step": step, **row})
+        append_row(self.run_dir / folder.DIAGNOSTICS, {"step": step, **row})
         metric, value = next(iter(row.items()))
         self.tensorboard.scalars({metric: value}, step)
         if row["best"]:
@@ -100,7 +100,7 @@ class RunRecorder:
 
     def warn(self, step: int, message: str, console=None, throttled: bool = True) -> None:
         if self.enabled:
-            append_row(self.run_dir / "warnings.jsonl", {"step": step, "message": message})
+            append_row(self.run_dir / folder.WARNINGS, {"step": step, "message": message})
             line = self.throttle.line(step, message) if throttled else message
             if line:
                 (console or self.console)(f"warning: {line}")
@@ -110,8 +110,8 @@ class RunRecorder:
         if not self.enabled:
             return None
         images = generator.eval()(fixed_noise(self.config).to(self.device))
-        path = save_grid(images, self.run_dir / "samples" / f"step-{step:08d}.png")
-        save_grid(images, self.run_dir / "samples" / "latest.png")
+        path = save_grid(images, folder.sample_grid(self.run_dir, step))
+        save_grid(images, folder.sample_grid(self.run_dir))
         self.tensorboard.image("samples", path, step)
         return path
 
@@ -129,14 +129,12 @@ class _LiveChecks:
         real = to_training_tensor(images.pixels[: self.SAMPLES])
         self.real_diversity = diversity(real)
         self.noise = torch.randn(self.SAMPLES, config.model.latent_dim, generator=torch.Generator().manual_seed(config.train.seed + 2))
-        self.classifier = None
-        if config.data.source == "shapes":
+        self.classes = None  # the shapes classifier's feature space: its class probabilities
+        if space_of(config.data.source) == SHAPES:
             from ..metrics.modes import confidence_threshold
-            from ..metrics.shapes_classifier import load_shapes_classifier
 
-            self.classifier = load_shapes_classifier(device)
-            with torch.no_grad():
-                self.bar = confidence_threshold(self.classifier(real.to(device))[1].softmax(1).max(1).values.cpu().numpy())
+            self.classes = load_space(SHAPES, device)
+            self.bar = confidence_threshold(self.classes.embed(real)[1].max(1))
 
     @torch.no_grad()
     def __call__(self, generator: torch.nn.Module, device: torch.device) -> dict:
@@ -144,10 +142,9 @@ class _LiveChecks:
         fake = generator(self.noise.to(device))
         fake_diversity = diversity(fake.cpu())
         values = {"diversity_ratio": round(fake_diversity / self.real_diversity, 4), "_fake_diversity": fake_diversity}
-        if self.classifier is not None:
-            probabilities = self.classifier(fake)[1].softmax(1)
-            confident = probabilities.max(1).values >= self.bar
-            values["modes_covered"] = int(probabilities.argmax(1)[confident].unique().numel())
+        if self.classes is not None:
+            probabilities = self.classes.embed(fake)[1]
+            values["modes_covered"] = len(np.unique(probabilities.argmax(1)[probabilities.max(1) >= self.bar]))
         return values
 
 

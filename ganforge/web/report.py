@@ -14,7 +14,8 @@ from PIL import Image
 
 from ..config import flatten, load_config, preset_names
 from ..errors import GanforgeError
-from ..runlog import read_log
+from .. import run_folder as folder
+from ..run_folder import read_log
 
 MAX_POINTS = 2000  # per curve: a run of a million steps still gives a page of a few MB
 MAX_FRAMES = 60  # sample grids, evenly spread over the run, the last always among them
@@ -24,8 +25,8 @@ FRAME_QUALITY = 85  # JPEG: a grid of 64 samples in ~30-80 kB instead of ~150-40
 def write_report(run_dir: str | Path, out: str | Path | None = None, which: str = "last") -> Path:
     """which: the checkpoint whose eval results the page shows, the latest one or best.pt (see train/best.py)."""
     run_dir = Path(run_dir)
-    if not (run_dir / "config.json").is_file():
-        raise GanforgeError(f"{run_dir}: not a ganforge run folder (no config.json)")
+    if not (run_dir / folder.CONFIG).is_file():
+        raise GanforgeError(f"{run_dir}: not a ganforge run folder (no {folder.CONFIG})")
     out = Path(out) if out else run_dir / "report.html"
     page = render(run_data(run_dir, which=which))
     partial = out.with_name(out.name + ".partial")
@@ -36,10 +37,10 @@ def write_report(run_dir: str | Path, out: str | Path | None = None, which: str 
 
 def run_data(run_dir: Path, frame_source=None, which: str = "last") -> dict:
     """Everything the page shows, as plain JSON. `frame_source(path)` gives a grid's URL; default: inlined JPEG."""
-    config = json.loads((run_dir / "config.json").read_text())
+    config = json.loads((run_dir / folder.CONFIG).read_text())
     preset, differences = closest_preset(config)
-    metrics = read_log(run_dir / "metrics.jsonl")
-    info = json.loads((run_dir / "run.json").read_text()) if (run_dir / "run.json").is_file() else {}
+    metrics = read_log(run_dir / folder.METRICS)
+    info = json.loads((run_dir / folder.RUN_INFO).read_text()) if (run_dir / folder.RUN_INFO).is_file() else {}
     last = metrics[-1] if metrics else {}
     return {
         "name": run_dir.resolve().name,
@@ -51,9 +52,9 @@ def run_data(run_dir: Path, frame_source=None, which: str = "last") -> dict:
             "best": best_checkpoint(run_dir),
         },
         "metrics": thin(metrics, MAX_POINTS),
-        "diagnostics": thin(read_log(run_dir / "diagnostics.jsonl"), MAX_POINTS),
-        "warnings": read_log(run_dir / "warnings.jsonl"),
-        "frames": frames(run_dir / "samples", MAX_FRAMES, frame_source or image_data_uri),
+        "diagnostics": thin(read_log(run_dir / folder.DIAGNOSTICS), MAX_POINTS),
+        "warnings": read_log(run_dir / folder.WARNINGS),
+        "frames": frames(folder.sample_grids(run_dir), MAX_FRAMES, frame_source or image_data_uri),
         "evaluation": evaluation(run_dir, which),
     }
 
@@ -79,8 +80,7 @@ def thin(rows: list[dict], most: int) -> list[dict]:
     return [rows[i] for i in keep]
 
 
-def frames(samples_dir: Path, most: int, source) -> list[dict]:
-    grids = sorted(samples_dir.glob("step-*.png")) if samples_dir.is_dir() else []
+def frames(grids: list[Path], most: int, source) -> list[dict]:
     return [{"step": int(path.stem.split("-")[1]), "src": source(path)} for path in thin(grids, most)]
 
 
@@ -93,7 +93,7 @@ def image_data_uri(path: Path, quality: int = FRAME_QUALITY) -> str:
 def best_checkpoint(run_dir: Path) -> dict | None:
     """best.pt's step and score ({"metric", "score", "step"}) from the diagnostics log (cheap: `watch` asks each
     second), or None for a run that keeps none."""
-    for row in reversed(read_log(run_dir / "diagnostics.jsonl")):
+    for row in reversed(read_log(run_dir / folder.DIAGNOSTICS)):
         if row.get("best"):
             metric = "fd_shapes" if "fd_shapes" in row else "fid"
             return {"metric": metric, "score": row[metric], "step": row["step"]}
@@ -102,10 +102,10 @@ def best_checkpoint(run_dir: Path) -> dict | None:
 
 def evaluation(run_dir: Path, which: str) -> dict | None:
     """The latest eval-STEP.json, or with which="best" the one of best.pt's step."""
-    evaluations = sorted(run_dir.glob("eval-*.json"))
+    evaluations = folder.evaluations(run_dir)
     if which == "best":
         best = best_checkpoint(run_dir)
-        evaluations = [p for p in evaluations if best and p.name == f"eval-{best['step']:08d}.json"]
+        evaluations = [p for p in evaluations if best and p == folder.evaluation_path(run_dir, best["step"])]
     if not evaluations:
         return None
     return {"file": evaluations[-1].name, "results": json.loads(evaluations[-1].read_text())}

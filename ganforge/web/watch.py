@@ -6,19 +6,18 @@ It reads files only: the trainer cannot tell whether anyone watches, a run under
 sends Last-Event-ID: nothing is resent unless the run changed), and a finished run is replayed as it stands."""
 import hashlib
 import json
-import re
 import time
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from .. import run_folder as folder
 from ..errors import GanforgeError
 from .report import render, run_data
 
 POLL_SECONDS = 0.5  # how often the run folder is looked at: a change reaches the page within about a second
 KEEPALIVE_SECONDS = 15  # an SSE comment now and then, so that proxies and browsers keep an idle stream open
-WATCHED = ("config.json", "run.json", "metrics.jsonl", "diagnostics.jsonl", "warnings.jsonl")
-GRID_NAME = re.compile(r"^step-\d{8}\.png$")
+WATCHED = (folder.CONFIG, folder.RUN_INFO, *folder.LOGS)
 
 LIVE_SCRIPT = """
 (function () {
@@ -37,15 +36,13 @@ def version(run_dir: Path) -> str:
         if path.is_file():
             stat = path.stat()
             parts.append(f"{name}:{stat.st_size}:{stat.st_mtime_ns}")
-    for folder, pattern in ((run_dir / "samples", "step-*.png"), (run_dir, "eval-*.json")):
-        if folder.is_dir():
-            parts += sorted(p.name for p in folder.glob(pattern))
+    parts += [p.name for p in folder.sample_grids(run_dir) + folder.evaluations(run_dir)]
     return hashlib.sha1("|".join(parts).encode()).hexdigest()[:16]
 
 
 def live_data(run_dir: Path) -> dict:
     """The report's data with the grids as links to the run folder (sent again on every change) instead of inlined."""
-    return run_data(run_dir, frame_source=lambda path: f"samples/{path.name}")
+    return run_data(run_dir, frame_source=lambda path: f"{folder.SAMPLES}/{path.name}")
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -62,8 +59,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(HTTPStatus.OK, "text/html; charset=utf-8", page.encode())
         elif path == "/events":
             self._events()
-        elif path.startswith("/samples/") and GRID_NAME.match(path.removeprefix("/samples/")):
-            grid = self.run_dir / "samples" / path.removeprefix("/samples/")
+        elif path.startswith(f"/{folder.SAMPLES}/") and folder.GRID_NAME.match(path.removeprefix(f"/{folder.SAMPLES}/")):
+            grid = self.run_dir / folder.SAMPLES / path.removeprefix(f"/{folder.SAMPLES}/")
             if grid.is_file():
                 self._send(HTTPStatus.OK, "image/png", grid.read_bytes(), cache=True)
             else:
@@ -114,7 +111,7 @@ class WatchServer(ThreadingHTTPServer):
 
 def make_server(run_dir: str | Path, host: str = "127.0.0.1", port: int = 8000) -> WatchServer:
     run_dir = Path(run_dir)
-    if not (run_dir / "config.json").is_file():
+    if not (run_dir / folder.CONFIG).is_file():
         raise GanforgeError(f"{run_dir}: not a ganforge run folder (no config.json); start the run first, then watch it")
     handler = type("Handler", (_Handler,), {"run_dir": run_dir})
     try:

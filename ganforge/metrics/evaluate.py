@@ -1,32 +1,98 @@
-"""`ganforge eval`: sample a checkpoint's generator, compare with real data, print a table, write JSON."""
+"""`ganforge eval`: sample a checkpoint's generator (or read a folder of samples), compare with real data, print a
+table, write JSON. Each metric is a small function registered under its name with the feature space it needs
+(features.py chooses the space: the shapes classifier's on `shapes`, Inception's elsewhere)."""
 import json
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
 
-from .config import DataConfig
-from .data import check_source, load_images
-from .data.sampler import to_training_tensor
-from .errors import GanforgeError
-from .sampling.load import load_generator
-from .viz import to_uint8
-from .metrics import density_coverage, frechet_distance_from_features, kernel_inception_distance, precision_recall
-from .metrics.modes import confidence_threshold, mode_coverage, reverse_kl_to_uniform
+from ..config import DataConfig
+from ..data import check_source, load_images
+from ..data.sampler import to_training_tensor
+from ..errors import GanforgeError
+from ..sampling.load import load_generator
+from ..viz import to_uint8
+from . import density_coverage, frechet_distance_from_features, kernel_inception_distance, precision_recall
+from .features import INCEPTION, SHAPES, FeatureSpace, load_space, space_of
+from .modes import confidence_threshold, mode_coverage, reverse_kl_to_uniform
 
-METRICS = ("fid", "fd", "kid", "pr", "dc", "modes")
+
+@dataclass(frozen=True)
+class Features:
+    """What a metric reads: the real and fake images in one feature space."""
+    space: FeatureSpace
+    real: np.ndarray
+    fake: np.ndarray
+    real_probabilities: np.ndarray | None
+    fake_probabilities: np.ndarray | None
+    count: int  # -n
+    real_labels: np.ndarray | None  # the real images' modes where the data knows them (shapes)
+
+
+@dataclass(frozen=True)
+class Metric:
+    compute: Callable[[Features], dict]
+    space: str | None  # the feature space it needs; None: the data's own (features.space_of)
+
+
+METRICS: dict[str, Metric] = {}  # in the order results are reported
+
+
+def register(name: str, space: str | None = None):
+    def add(compute):
+        METRICS[name] = Metric(compute, space)
+        return compute
+    return add
+
+
+@register("fid", INCEPTION)
+def fid(f: Features) -> dict:
+    return {"fid": frechet_distance_from_features(f.real, f.fake)}
+
+
+@register("fd", SHAPES)
+def fd_shapes(f: Features) -> dict:
+    return {"fd_shapes": frechet_distance_from_features(f.real, f.fake)}
+
+
+@register("kid")
+def kid(f: Features) -> dict:
+    mean, std = kernel_inception_distance(f.real, f.fake, subsets=50, subset_size=min(1000, f.count))
+    return {f"kid{f.space.suffix}": mean, f"kid{f.space.suffix}_std": std}
+
+
+@register("pr")
+def precision_and_recall(f: Features) -> dict:
+    precision, recall = precision_recall(f.real[:5000], f.fake[:5000])
+    return {f"precision{f.space.suffix}": precision, f"recall{f.space.suffix}": recall}
+
+
+@register("dc")
+def density_and_coverage(f: Features) -> dict:
+    density, coverage = density_coverage(f.real[:5000], f.fake[:5000])
+    return {f"density{f.space.suffix}": density, f"coverage{f.space.suffix}": coverage}
+
+
+@register("modes", SHAPES)
+def modes(f: Features) -> dict:
+    """Each sample's mode is the classifier's class; it is high quality when the classifier is as sure of it as it is
+    of most real images (modes.confidence_threshold)."""
+    from ..data.shapes import NUM_MODES
+
+    bar = confidence_threshold(f.real_probabilities.max(1))
+    fake = mode_coverage(f.fake_probabilities.argmax(1), f.fake_probabilities.max(1) >= bar, NUM_MODES)
+    real = mode_coverage(f.real_probabilities.argmax(1), f.real_probabilities.max(1) >= bar, NUM_MODES)
+    return {**fake.as_dict(), "real_modes_covered": real.modes_covered, "real_high_quality": real.high_quality,
+            "real_reverse_kl_floor": real.reverse_kl,
+            "real_label_reverse_kl": reverse_kl_to_uniform(f.real_labels, NUM_MODES) if f.real_labels is not None else None,
+            "confidence_threshold": bar}
+
+
 SHAPES_DEFAULT = ("fd", "kid", "pr", "dc", "modes")  # all offline: the shipped shapes classifier's features
 INCEPTION_DEFAULT = ("fid", "kid", "pr", "dc")  # other data: Inception features (needs the weights file)
-
-
-@torch.no_grad()
-def _classify(images: torch.Tensor, classifier, device, batch: int = 500) -> tuple[np.ndarray, np.ndarray]:
-    features, probabilities = [], []
-    for chunk in images.split(batch):
-        f, logits = classifier(chunk.to(device))
-        features.append(f.cpu())
-        probabilities.append(logits.softmax(1).cpu())
-    return torch.cat(features).numpy(), torch.cat(probabilities).numpy()
 
 
 @torch.no_grad()
@@ -35,18 +101,6 @@ def _generate(generator, latent_dim: int, count: int, seed: int, device, batch: 
     scores the same when saved and scored with --samples (StyleGAN2-ADA's metrics quantize the same way)."""
     z = torch.randn(count, latent_dim, generator=torch.Generator().manual_seed(seed))
     return np.ascontiguousarray(np.concatenate([to_uint8(generator(chunk.to(device))) for chunk in z.split(batch)]))  # as a loaded folder is laid out
-
-
-def _feature_metrics(real: np.ndarray, fake: np.ndarray, metrics, suffix: str, count: int) -> dict:
-    """KID, precision/recall and density/coverage on one kind of features; keys name the features."""
-    results = {}
-    if "kid" in metrics:
-        results[f"kid{suffix}"], results[f"kid{suffix}_std"] = kernel_inception_distance(real, fake, subsets=50, subset_size=min(1000, count))
-    if "pr" in metrics:
-        results[f"precision{suffix}"], results[f"recall{suffix}"] = precision_recall(real[:5000], fake[:5000])
-    if "dc" in metrics:
-        results[f"density{suffix}"], results[f"coverage{suffix}"] = density_coverage(real[:5000], fake[:5000])
-    return results
 
 
 def evaluate(checkpoint, data: str | None = None, metrics=None, count: int = 10000, seed: int = 0, device="cpu",
@@ -66,7 +120,7 @@ def evaluate_samples(folder, data: str, metrics=None, count: int = 10000, device
     same real images, at the samples' own resolution."""
     from PIL import Image
 
-    from .data.images import list_folder_images
+    from ..data.images import list_folder_images
 
     folder = Path(folder)
     if not folder.is_dir():
@@ -93,58 +147,38 @@ def _check(source: str, metrics, inception_weights, device) -> tuple:
     if source != "shapes" and {"fd", "modes"} & set(metrics):
         raise GanforgeError(f"fd and modes use the shapes classifier and need --data shapes; on {source!r} use fid, kid, pr, dc")
     check_source(source)
-    if "fid" in metrics or source != "shapes":
-        from .metrics.inception import load_inception
+    if INCEPTION in _spaces(source, metrics):
+        from .inception import load_inception
 
         load_inception(inception_weights, device)  # fails early, before any sampling, when the weights are missing
     return metrics
+
+
+def _spaces(source: str, metrics: tuple) -> list[str]:
+    return sorted({METRICS[name].space or space_of(source) for name in metrics}, key=[INCEPTION, SHAPES].index)
 
 
 def score(fake_pixels: np.ndarray, source: str, metrics: tuple, count: int, device, inception_weights=None, log=print) -> dict:
     """Fakes as (N, H, W, 3) uint8 against `count` real images of `source` at the fakes' resolution. On shapes the real
     images are the dataset drawn at size `count` (every mode equally often), whatever a run trained on, so that every
     score at one -n compares with the same reals."""
-    inception = None
-    if "fid" in metrics or source != "shapes":
-        from .metrics.inception import load_inception
-
-        inception = load_inception(inception_weights, device)
     real_set = load_images(DataConfig(source=source, shapes_size=count), fake_pixels.shape[1], log=log)
     if len(real_set) < count:
         log(f"{source}: {len(real_set)} real images, fewer than -n {count}; comparing with all of them")
     real_images = to_training_tensor(real_set.pixels[:count])
     fake_images = to_training_tensor(fake_pixels)
     results: dict = {"samples": len(fake_images), "real_samples": len(real_images)}
-
-    if inception is not None:
-        from .metrics.inception import inception_features
-
-        real_features, fake_features = (inception_features(inception, x, device).numpy() for x in (real_images, fake_images))
-        if "fid" in metrics:
-            results["fid"] = frechet_distance_from_features(real_features, fake_features)
-        if source != "shapes":
-            results.update(_feature_metrics(real_features, fake_features, metrics, "", count))
-    if source != "shapes":
-        return results
-
-    from .data.shapes import NUM_MODES
-    from .metrics.shapes_classifier import load_shapes_classifier
-
-    classifier = load_shapes_classifier(device)
-    real_features, real_probabilities = _classify(real_images, classifier, device)
-    fake_features, fake_probabilities = _classify(fake_images, classifier, device)
-    results["features"] = "shapes classifier (128-d)"
-    if "fd" in metrics:
-        results["fd_shapes"] = frechet_distance_from_features(real_features, fake_features)
-    results.update(_feature_metrics(real_features, fake_features, metrics, "_shapes", count))
-    if "modes" in metrics:
-        bar = confidence_threshold(real_probabilities.max(1))
-        fake = mode_coverage(fake_probabilities.argmax(1), fake_probabilities.max(1) >= bar, NUM_MODES)
-        real = mode_coverage(real_probabilities.argmax(1), real_probabilities.max(1) >= bar, NUM_MODES)
-        results.update(fake.as_dict())
-        results.update({"real_modes_covered": real.modes_covered, "real_high_quality": real.high_quality, "real_reverse_kl_floor": real.reverse_kl})
-        results["real_label_reverse_kl"] = reverse_kl_to_uniform(real_set.labels[:count], NUM_MODES) if real_set.labels is not None else None
-        results["confidence_threshold"] = bar
+    labels = real_set.labels[:count] if real_set.labels is not None else None
+    features = {}
+    for name in _spaces(source, metrics):
+        space = load_space(name, device, inception_weights)
+        (real, real_probabilities), (fake, fake_probabilities) = space.embed(real_images), space.embed(fake_images)
+        features[name] = Features(space, real, fake, real_probabilities, fake_probabilities, count, labels)
+    if SHAPES in features:
+        results["features"] = "shapes classifier (128-d)"
+    for name, metric in METRICS.items():
+        if name in metrics:
+            results.update(metric.compute(features[metric.space or space_of(source)]))
     return results
 
 
