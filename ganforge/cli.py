@@ -147,7 +147,7 @@ def _parser() -> argparse.ArgumentParser:
                        "(the points are drawn from one random stream per worker: keep --jobs to repeat a sweep)")
     sweep.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a setting laid over every preset (its own study)")
 
-    from .study import Budget
+    from .bench.study import Budget
 
     study = commands.add_parser("study", help="the seed's study: which of its choices causes which of its problems")
     study.add_argument("--out", default="runs/seed-study", help="folder for cells/, runs/, study.md and study.html")
@@ -321,7 +321,7 @@ def cmd_eval(args) -> None:
 
 def cmd_bench(args) -> None:
     from .config import load_config
-    from .toy2d import frame_folder, run_benchmark
+    from .bench.toy2d import frame_folder, run_benchmark
 
     datasets = [d.strip() for d in args.dataset.split(",") if d.strip()]
     bad = [d for d in datasets if d not in ("ring", "grid")]
@@ -344,7 +344,7 @@ def cmd_bench(args) -> None:
 
 
 def cmd_sweep(args) -> None:
-    from .sweep import run_sweep
+    from .bench.sweep import run_sweep
 
     if args.trials < 1 or args.iterations < 1:
         raise GanforgeError("--trials and --iterations must be at least 1")
@@ -357,8 +357,8 @@ def cmd_sweep(args) -> None:
 
 
 def cmd_study(args) -> None:
-    from .study import Budget, run_study
-    from .study_report import write_study
+    from .bench.study import Budget, run_study
+    from .bench.study_report import write_study
 
     counts = {"--toy-iterations": args.toy_iterations, "--toy-seeds": args.toy_seeds, "--shapes-iterations": args.shapes_iterations,
               "--shapes-seeds": args.shapes_seeds, "--shapes-size": args.shapes_size, "-n": args.samples}

@@ -9,8 +9,8 @@ import pytest
 from ganforge.cli import main
 from ganforge.config import load_config
 from ganforge.errors import GanforgeError
-from ganforge.study import CHOICES, Budget, instability, interval, variants
-from ganforge.study_report import answers, budget_line
+from ganforge.bench.study import CHOICES, Budget, instability, interval, variants
+from ganforge.bench.study_report import answers, budget_line
 from ganforge.train.build import build_discriminator, build_generator
 
 from browser import chromium, console_errors, requested_urls

@@ -101,6 +101,7 @@ def _cases():
         # benchmarks, sweeps, the study, import
         (["bench", "toy2d", "--dataset", "moon"], "moon"),
         (["bench", "toy2d", "--jobs", "0"], "--jobs"),
+        (["bench", "toy2d", "--set", "remedies.minibatch_std=4"], "not available for toy2d's networks"),
         (["bench", "nope"], "nope"),
         (["sweep", "--dataset", "moon", "--out", "{out}"], "moon"),
         (["sweep", "--trials", "0", "--out", "{out}"], "--trials"),

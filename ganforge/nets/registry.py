@@ -8,7 +8,8 @@ The contract every family meets (tests/test_families.py checks it for each one):
   family takes; a config that asks another one of it is one clear error when the run is built.
 - `batch_norm`: the normalization layer types it uses (EMA recalibrates any BatchNorm; SyncBN under torchrun takes
   KerasBatchNorm and refuses the others by name).
-A new family is one module in nets/ and one entry in FAMILIES.
+A new family is one module in nets/ and one entry in FAMILIES. TOY2D, PacGAN's MLPs for the 2-D benchmark, is built
+the same way but kept out of FAMILIES: its networks make points, not images.
 """
 from dataclasses import dataclass
 from typing import Callable
@@ -19,6 +20,7 @@ from .dcgan import DCGANDiscriminator, DCGANGenerator, stage_widths as dcgan_wid
 from .layers import KerasBatchNorm
 from .r3 import R3Discriminator, R3Generator, stage_widths
 from .seed import SeedDiscriminator, SeedGenerator, discriminator_widths, generator_widths
+from .toy import ToyDiscriminator, ToyGenerator
 
 NETWORK_REMEDIES = {  # setting -> its value when off
     "pack": 1,
@@ -91,15 +93,25 @@ FAMILIES = {
 }
 
 
-def family_of(config) -> Family:
-    """The config's family, its sizes and its remedies checked (ValueError says what is wrong)."""
-    name = config.model.arch
-    if name not in FAMILIES:
+TOY2D = Family(
+    generator=lambda c: ToyGenerator(),
+    discriminator=lambda c: ToyDiscriminator(pack=c.remedies.pack),
+    check=lambda c: None,
+    remedies=frozenset({"pack", "spectral_norm", "g_batch_norm"}),  # no feature maps for a minibatch std
+    batch_norm=(nn.BatchNorm1d,),
+)
+
+
+def family_of(config, toy2d: bool = False) -> Family:
+    """The config's family (TOY2D with `toy2d`), its sizes and its remedies checked (ValueError says what is wrong)."""
+    name = "toy2d" if toy2d else config.model.arch
+    if name not in FAMILIES and not toy2d:
         raise ValueError(f"model.arch = {name!r} is not a network family; available: {', '.join(FAMILIES)}")
-    family = FAMILIES[name]
+    family = TOY2D if toy2d else FAMILIES[name]
     family.check(config)
     for setting, off in NETWORK_REMEDIES.items():
         if setting not in family.remedies and getattr(config.remedies, setting) != off:
-            raise ValueError(f"remedies.{setting} = {getattr(config.remedies, setting)!r} is not available for model.arch = "
-                             f"{name!r} (it takes: {', '.join(sorted(family.remedies)) or 'none of the network remedies'})")
+            networks = "toy2d's networks (PacGAN's MLPs)" if toy2d else f"model.arch = {name!r}"
+            raise ValueError(f"remedies.{setting} = {getattr(config.remedies, setting)!r} is not available for {networks} "
+                             f"(it takes: {', '.join(sorted(family.remedies)) or 'none of the network remedies'})")
     return family

@@ -30,26 +30,23 @@ def resolve_device(name: str, world: World = World()) -> torch.device:
         raise GanforgeError(f"unknown device {name!r} (use auto, cpu, cuda or cuda:N)") from exc
 
 
-def family(config: Config) -> Family:
+def family(config: Config, toy2d: bool = False) -> Family:
     try:
-        return family_of(config)
+        return family_of(config, toy2d)
     except ValueError as exc:
         raise GanforgeError(str(exc)) from exc
 
 
-def build_generator(config: Config) -> nn.Module:
-    return generator_remedies(family(config).generator(config), config)
-
-
-def generator_remedies(generator: nn.Module, config: Config) -> nn.Module:
-    """The remedies that change G itself: BatchNorm dropped, spectral norm."""
+def build_generator(config: Config, toy2d: bool = False) -> nn.Module:
+    """G with the remedies that change it: BatchNorm dropped, spectral norm. `toy2d`: PacGAN's MLP of 2-D points."""
+    generator = family(config, toy2d).generator(config)
     if not config.remedies.g_batch_norm:
         generator = without_batch_norm(generator)
     return with_spectral_norm(generator) if choose(SPECTRAL_NORM, config.remedies.spectral_norm, "remedies.spectral_norm")[1] else generator
 
 
-def build_discriminator(config: Config) -> nn.Module:
-    discriminator = family(config).discriminator(config)
+def build_discriminator(config: Config, toy2d: bool = False) -> nn.Module:
+    discriminator = family(config, toy2d).discriminator(config)
     return with_spectral_norm(discriminator) if choose(SPECTRAL_NORM, config.remedies.spectral_norm, "remedies.spectral_norm")[0] else discriminator
 
 
@@ -147,11 +144,12 @@ def assemble_gan(config: Config, generator: nn.Module, discriminator: nn.Module,
         raise GanforgeError(str(exc)) from exc
 
 
-def build_gan(config: Config, device: torch.device) -> GAN:
+def build_gan(config: Config, device: torch.device, toy2d: bool = False) -> GAN:
+    """The networks of the config's family (PacGAN's MLPs with `toy2d`), their remedies and the GAN around them."""
     torch.manual_seed(config.train.seed)  # weight initialisation is part of the run's seed
     # Channels-last: oneDNN's and cuDNN's fast layout for convolutions (1.2x per seed iteration on this CPU).
-    generator = build_generator(config).to(device, memory_format=torch.channels_last)
-    discriminator = build_discriminator(config).to(device, memory_format=torch.channels_last)
+    generator = build_generator(config, toy2d).to(device, memory_format=torch.channels_last)
+    discriminator = build_discriminator(config, toy2d).to(device, memory_format=torch.channels_last)
     o = config.optim
     return assemble_gan(config, generator, discriminator, o.lr_g, o.lr_d, o.beta1)
 

@@ -17,14 +17,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .config import Config
-from .metrics.modes import ModeCoverage, mode_coverage
-from .errors import GanforgeError
-from .nets.layers import with_spectral_norm
-from .nets.toy import ToyDiscriminator, ToyGenerator
-from .train.build import PROCEDURES, SPECTRAL_NORM, assemble_gan, choose, generator_remedies
-from .train.optim import DecaySchedule, set_learning_rate
-from .train.procedure import GAN
+from ..config import Config
+from ..metrics.modes import ModeCoverage, mode_coverage
+from ..errors import GanforgeError
+from ..train.build import PROCEDURES, build_gan
+from ..train.optim import DecaySchedule, set_learning_rate
+from ..train.procedure import GAN
 from .toy2d_frames import Toy2DRecorder
 
 FRAME_LOG_EVERY = 50  # iterations between metrics.jsonl lines of a run that records frames
@@ -86,7 +84,7 @@ def train_one(config: Config, dataset: str, seed: int, iterations: int, lr: floa
               frames: Path | None = None, frame_every: int = 500) -> ModeCoverage:
     """PacGAN's networks and optimizer settings (a sweep may change lr, beta1 and batch) with the preset's iteration,
     on one CPU thread. `frames`: a run folder for GAN Lab-style frames every `frame_every` iterations
-    (toy2d_frames.py), and its report."""
+    (toy2d_frames.py); `ganforge bench toy2d --frames` writes its report."""
     with one_cpu_thread():
         return _train_one(config, dataset, seed, iterations, lr, beta1, batch, frames, frame_every)
 
@@ -94,8 +92,7 @@ def train_one(config: Config, dataset: str, seed: int, iterations: int, lr: floa
 def _train_one(config: Config, dataset: str, seed: int, iterations: int, lr: float, beta1: float, batch: int,
                frames: Path | None, frame_every: int) -> ModeCoverage:
     data = mixture(dataset)
-    torch.manual_seed(seed)
-    config = config.merged({"train.batch_size": batch}, "toy2d")
+    config = config.merged({"train.batch_size": batch, "train.seed": seed}, "toy2d")  # the seed initialises the networks
     gan = toy_gan(config, lr, beta1)
     iteration = PROCEDURES[config.train.procedure]
     rates = [(optimizer, optimizer.param_groups[0]["lr"]) for optimizer in (gan.opt_g, gan.opt_d)]
@@ -119,19 +116,10 @@ def _train_one(config: Config, dataset: str, seed: int, iterations: int, lr: flo
 
 
 def toy_gan(config: Config, lr: float, beta1: float) -> GAN:
-    """G learns at `lr`, D at lr times the preset's lr_d / lr_g (its two time-scale ratio)."""
-    return assemble_gan(config, *toy_networks(config), lr_g=lr, lr_d=lr * config.optim.lr_d / config.optim.lr_g, beta1=beta1)
-
-
-def toy_networks(config: Config) -> tuple[ToyGenerator, ToyDiscriminator]:
-    """PacGAN's networks with the preset's network remedies: packing, G without BatchNorm, spectral norm (no
-    minibatch std: no feature maps)."""
-    r = config.remedies
-    if r.minibatch_std:
-        raise GanforgeError("remedies.minibatch_std needs an image discriminator; toy2d's D is an MLP")
-    on_d = choose(SPECTRAL_NORM, r.spectral_norm, "remedies.spectral_norm")[0]
-    generator, discriminator = generator_remedies(ToyGenerator(), config), ToyDiscriminator(pack=r.pack)
-    return generator, (with_spectral_norm(discriminator) if on_d else discriminator)
+    """PacGAN's networks with the preset's network remedies (packing, G without BatchNorm, spectral norm), built as
+    every run's are; G learns at `lr`, D at lr times the preset's lr_d / lr_g (its two time-scale ratio)."""
+    rates = {"optim.lr_g": lr, "optim.lr_d": lr * config.optim.lr_d / config.optim.lr_g, "optim.beta1": beta1}
+    return build_gan(config.merged(rates, "toy2d"), torch.device("cpu"), toy2d=True)
 
 
 def real_floor(dataset: str, seed: int = 0) -> ModeCoverage:

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import load_config
-from .errors import GanforgeError
+from ..config import load_config
+from ..errors import GanforgeError
 from .toy2d import mixture, train_one
 
 BETA1S = [0.0, 0.05, 0.5, 0.9]

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import load_config
-from .errors import GanforgeError
+from ..config import load_config
+from ..errors import GanforgeError
 
 
 @dataclass(frozen=True)
@@ -135,9 +135,9 @@ def run_cell(cell: Cell, budget: Budget, out: Path) -> dict:
 
 
 def _run_shapes(cell: Cell, budget: Budget, out: Path) -> dict:
-    from .metrics.evaluate import evaluate
-    from .run_folder import BEST, METRICS, checkpoint_dir, read_log
-    from .train.loop import train
+    from ..metrics.evaluate import evaluate
+    from ..run_folder import BEST, METRICS, checkpoint_dir, read_log
+    from ..train.loop import train
 
     folder = out / "runs" / _slug(cell.variant) / f"seed{cell.seed}"
     n = budget.shapes_iterations

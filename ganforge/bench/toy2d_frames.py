@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .config import Config
-from . import run_folder as folder
-from .run_folder import append_row
-from .train.procedure import GAN
+from ..config import Config
+from .. import run_folder as folder
+from ..run_folder import append_row
+from ..train.procedure import GAN
 
 FRAME_POINTS = 512  # G's samples and real points drawn per frame
 HEATMAP_CELLS = 120  # per side
