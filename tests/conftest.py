@@ -57,7 +57,7 @@ def tf_python() -> Path | None:
 
 def pytest_collection_modifyitems(session, config, items):
     python = tf_python()
-    if python is None or not any(item.nodeid.startswith("tests/test_tf_keras_parity.py") for item in items):
+    if python is None or not any(item.nodeid.startswith("tests/interop/test_tf_keras_parity.py") for item in items):
         return
     out = Path(tempfile.mkdtemp(prefix="tf_keras_cases_"))
     threads = {"TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1", "OMP_NUM_THREADS": "1"}

@@ -4,7 +4,7 @@ What it keeps from R3GAN: ResNet stages of inverted-bottleneck blocks (1x1 expan
 leaky ReLU; no normalization layer anywhere; fix-up-style initialization (each block's last layer starts at zero,
 the others scaled down by the number of blocks, so every block starts as the identity); bilinear resampling
 (the [1, 3, 3, 1] filter); a learned 4x4 basis modulated by z at G's input and a depthwise 4x4 basis at D's output.
-Standard ops only, so it exports to ONNX (tests/test_families.py runs it in onnxruntime).
+Standard ops only, so it exports to ONNX (tests/nets/test_families.py runs it in onnxruntime).
 
 What differs: widths are a multiplier (`width` channels at full resolution, doubling toward 4x4 up to 4x; R3GAN's
 CIFAR-10 preset is 768 channels everywhere), and G ends in tanh so that its images lie in [-1, 1] as every family's do.

@@ -1,6 +1,6 @@
 """Network families: a name (`model.arch`) -> a builder of (G, D) from the config.
 
-The contract every family meets (tests/test_families.py checks it for each one):
+The contract every family meets (tests/nets/test_families.py checks it for each one):
 - G(z) takes z of shape (B, latent_dim) and returns images (B, 3, resolution, resolution) in [-1, 1];
   G has `latent_dim` and `resolution` attributes.
 - D(images) returns logits (B / pack, 1); D has a `resolution` attribute.

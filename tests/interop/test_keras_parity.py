@@ -1,6 +1,6 @@
 """ganforge against the seed's code on Keras 3's torch backend (tests/keras_reference.py).
 
-Not the seed's framework (that is tf.keras 2: tests/test_tf_keras_parity.py), but the Keras a ganforge user
+Not the seed's framework (that is tf.keras 2: tests/interop/test_tf_keras_parity.py), but the Keras a ganforge user
 has for import-keras, and the reference for `keras_torch_bce`, the clipped BCE that backend computes.
 """
 import numpy as np

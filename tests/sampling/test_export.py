@@ -16,7 +16,7 @@ from ganforge.sampling.load import load_safetensors_generator
 from ganforge.sampling.load import load_generator
 from ganforge.train.loop import train
 
-README = Path(__file__).resolve().parents[1] / "docs" / "sampling.md"  # the onnxruntime snippet users copy
+README = Path(__file__).resolve().parents[2] / "docs" / "sampling.md"  # the onnxruntime snippet users copy
 
 
 @pytest.fixture(scope="module")
