@@ -64,19 +64,10 @@ def train(config: Config, run_dir: str | Path, *, progress: bool = True, log=pri
     recorder.start(step)
     best = BestKeeper(config, images, device, run_dir, log) if t.best_every and world.is_main else None
 
-    def save() -> Path:
-        if not all_finite({}, gan.generator, gan.discriminator):  # the periodic saves roll back before this
-            raise GanforgeError(f"iteration {step}: NaN or Inf in the weights, not saved; the last good checkpoint is "
-                                f"{last_checkpoint}. Try a lower learning rate.")
-        if world.is_main:
-            ckpt.save_checkpoint(run_dir, run_state(gan, config, step, noise, schedule), keep=t.keep_checkpoints)
-        world.barrier()  # no process goes on (or rolls back) before the checkpoint exists
-        return ckpt.checkpoint_path(run_dir, step)
-
+    checkpoints = _Checkpoints(gan, config, run_dir, noise, world)
     iteration = procedure or PROCEDURES[t.procedure]
     amp_dtype = autocast_dtype(t.amp, device)
-    last_checkpoint = resume_from
-    last_checkpoint = last_checkpoint or save()  # a fresh run starts with a step-0 checkpoint to roll back to
+    last_checkpoint = resume_from or checkpoints.save(step, schedule)  # a fresh run starts with a step-0 checkpoint to roll back to
     rollbacks = Rollbacks(t.max_rollbacks, t.seed)
     grid = None
     bar = tqdm(total=schedule.end, initial=step, disable=not progress, unit="it", dynamic_ncols=True, file=sys.stderr,
@@ -118,7 +109,7 @@ def train(config: Config, run_dir: str | Path, *, progress: bool = True, log=pri
             if best and step % t.best_every == 0:
                 recorder.scored(step, best(gan.ema.module, step, lambda: run_state(gan, config, step, noise, schedule)))
             if checkpointing_now:
-                last_checkpoint = save()
+                last_checkpoint = checkpoints.save(step, schedule, last_checkpoint)
                 rollbacks.saved()
             if on_step is not None:
                 on_step(step)
@@ -131,14 +122,7 @@ def train(config: Config, run_dir: str | Path, *, progress: bool = True, log=pri
                 break
     except KeyboardInterrupt as interrupt:
         bar.close()
-        if isinstance(interrupt, ForcedInterrupt):
-            log(f"stopped at once by a second Ctrl-C: not saved; the last checkpoint is {last_checkpoint}")
-        elif not all_finite({}, gan.generator, gan.discriminator):
-            log(f"interrupted at step {step} with NaN or Inf in the weights: not saved; the last good checkpoint is {last_checkpoint}")
-        else:
-            if world.is_main:  # no barrier: under torchrun the other processes may already be gone
-                last_checkpoint = ckpt.save_checkpoint(run_dir, run_state(gan, config, step, noise, schedule), keep=t.keep_checkpoints)
-            log(f"interrupted at step {step}: checkpoint written to {last_checkpoint}; run the same command to resume")
+        checkpoints.save_on_interrupt(interrupt, step, schedule, last_checkpoint, log)
         recorder.close()
         raise
     finally:
@@ -151,13 +135,47 @@ def train(config: Config, run_dir: str | Path, *, progress: bool = True, log=pri
     elif schedule.end < t.iterations:
         log(f"finished at step {step} of {t.iterations}: the learning-rate decay was fitted to the time limit and is done")
     if not last_checkpoint.name.endswith(f"{step:08d}.pt"):
-        last_checkpoint = save()
+        last_checkpoint = checkpoints.save(step, schedule, last_checkpoint)
     if not world.is_main:
         return RunResult(run_dir, step, last_checkpoint, None, None, images.skipped, main_process=False)
     grid = recorder.sample(gan.ema.module, step) if grid is None or not grid.name.endswith(f"{step:08d}.png") else grid
     recorder.close()
     loss_plot = plot_losses(run_dir / METRICS, run_dir / "loss_curve.png")
     return RunResult(run_dir, step, last_checkpoint, grid, loss_plot, images.skipped)
+
+
+@dataclass
+class _Checkpoints:
+    """The run's state saved: the first process writes it, every process waits for it, and a broken state is never saved."""
+    gan: object
+    config: Config
+    run_dir: Path
+    noise: torch.Generator
+    world: World
+
+    def save(self, step: int, schedule: DecaySchedule, last_good: Path | None = None) -> Path:
+        if not all_finite({}, self.gan.generator, self.gan.discriminator):  # the periodic saves roll back before this
+            raise GanforgeError(f"iteration {step}: NaN or Inf in the weights, not saved; the last good checkpoint is "
+                                f"{last_good}. Try a lower learning rate.")
+        if self.world.is_main:
+            self._write(step, schedule)
+        self.world.barrier()  # no process goes on (or rolls back) before the checkpoint exists
+        return ckpt.checkpoint_path(self.run_dir, step)
+
+    def save_on_interrupt(self, interrupt: KeyboardInterrupt, step: int, schedule: DecaySchedule, last_good: Path, log) -> None:
+        """Ctrl-C saves the state at `step`, unless it is broken or a second Ctrl-C asked to stop at once."""
+        if isinstance(interrupt, ForcedInterrupt):
+            log(f"stopped at once by a second Ctrl-C: not saved; the last checkpoint is {last_good}")
+        elif not all_finite({}, self.gan.generator, self.gan.discriminator):
+            log(f"interrupted at step {step} with NaN or Inf in the weights: not saved; the last good checkpoint is {last_good}")
+        else:
+            if self.world.is_main:  # no barrier: under torchrun the other processes may already be gone
+                last_good = self._write(step, schedule)
+            log(f"interrupted at step {step}: checkpoint written to {last_good}; run the same command to resume")
+
+    def _write(self, step: int, schedule: DecaySchedule) -> Path:
+        state = run_state(self.gan, self.config, step, self.noise, schedule)
+        return ckpt.save_checkpoint(self.run_dir, state, keep=self.config.train.keep_checkpoints)
 
 
 def _data(config: Config, world: World, log):
