@@ -70,9 +70,12 @@ def variants() -> list[Variant]:
 
 @dataclass(frozen=True)
 class Budget:
-    toy_iterations: int = 10000
+    """The full study's budget: 174 cells and 18 sensitivity cells, 79 minutes on 2 cores with --jobs 2
+    (docs/seed-study/). The seed's collapse is over within its first 100 iterations on shapes; toy2d's MLPs need
+    about 4x more iterations to tell the sensitivity grid's points apart."""
+    toy_iterations: int = 2500
     toy_seeds: int = 5
-    shapes_iterations: int = 2000
+    shapes_iterations: int = 500
     shapes_seeds: int = 3
     shapes_size: int = 10000
     samples: int = 1000  # generated (and real) samples scored per shapes run

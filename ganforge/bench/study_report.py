@@ -100,22 +100,24 @@ def _choice_words(v: Variant) -> str:
     return next((c.what for c in CHOICES + EXTRA_SWITCHES if c.key == v.choice), v.name)
 
 
-def _put_back_sentence(data: str, chosen: list[Variant], results: dict, budget: Budget) -> str:
-    base = metrics(results.get((data, "all switched"), []), budget, data)["modes"]
+def _put_back_sentence(data: str, chosen: list[Variant], results: dict, budget: Budget, key: str = "modes",
+                       quantity: str = "{} modes") -> str:
+    """The reverse direction: each seed choice put back into "all switched", named where it lowers `key` (modes, or
+    the iteration D pins at) beyond the intervals. `quantity` words a value: "{} modes", "D pinning at {}"."""
+    base = metrics(results.get((data, "all switched"), []), budget, data)[key]
     if base.n == 0:
         return ""
     costs = []
     for v in chosen:
         if v.base == "all switched" and v.name != v.base and (data, v.name) in results:
-            m = metrics(results[(data, v.name)], budget, data)["modes"]
+            m = metrics(results[(data, v.name)], budget, data)[key]
             if not m.overlaps(base) and m.mean < base.mean:
                 costs.append((m.mean - base.mean, v, m))
+    start = f"Put back one at a time into \"all switched\" ({quantity.format(base.text())} on {data})"
     if not costs:
-        return (f"Put back one at a time into \"all switched\" ({base.text()} modes on {data}), no seed choice costs modes beyond "
-                "the intervals: what the seed loses, it loses through its choices together.")
+        return f"{start}, no seed choice alone lowers it beyond the intervals: what the seed loses there, it loses through its choices together."
     costs.sort(key=lambda item: item[0])
-    return (f"Put back one at a time into \"all switched\" ({base.text()} modes on {data}): "
-            + ", ".join(f"{_choice_words(v)} -> {m.text()}" for _, v, m in costs) + " (each beyond the intervals).")
+    return f"{start}: " + ", ".join(f"{_choice_words(v)} -> {m.text()}" for _, v, m in costs) + " (each beyond the intervals)."
 
 
 def sensitivity_rates(results: dict, chosen: list[Variant], budget: Budget) -> dict[str, tuple[int, int]]:
@@ -129,6 +131,7 @@ def answers(chosen: list[Variant], results: dict, budget: Budget) -> dict[str, s
         "mode collapse": _single_switch_sentence("mode collapse", "modes", "modes", collapse_data, chosen, results, budget, True)
                          + " " + _put_back_sentence(collapse_data, chosen, results, budget),
         "instability": _single_switch_sentence("instability", "pinned_at", "D pins at iteration (never = the run's end)", "shapes", chosen, results, budget, True, 0)
+                       + " " + _put_back_sentence("shapes", chosen, results, budget, "pinned_at", "D pinning at {}")
                        if ("shapes", "seed") in results else "instability: needs the shapes runs (D's accuracy is logged there).",
     }
     rates = sensitivity_rates(results, chosen, budget)
@@ -138,7 +141,10 @@ def answers(chosen: list[Variant], results: dict, budget: Budget) -> dict[str, s
         for name, (won, total) in rates.items():
             if name != "seed":
                 text += f"; {name} at {won}/{total}"
-        found["sensitivity"] = text + " (success: >= 24 of 25 modes and >= 90% high quality; one seed per point)."
+        text += " (success: >= 24 of 25 modes and >= 90% high quality; one seed per point)"
+        if not any(won for won, _ in rates.values()):
+            text += f". No point succeeds at {budget.toy_iterations:,} iterations, so at this budget the grid does not tell them apart"
+        found["sensitivity"] = text + "."
     else:
         found["sensitivity"] = "sensitivity: no sensitivity runs stored yet."
     return found

@@ -93,6 +93,23 @@ def test_the_answers_name_the_choice_whose_interval_moves_and_call_the_rest_not_
     assert said["instability"].startswith("instability: no single switch moves")  # nothing pinned anywhere
 
 
+def test_the_reverse_direction_names_a_choice_that_pins_d_when_put_back_and_a_grid_without_successes_says_so():
+    chosen = [v for v in variants() if v.name in ("seed", "all switched", "all switched, g_mode put back", "all switched, beta1 put back")]
+
+    def rows(pinned, modes=40):
+        return [{"modes": modes, "num_modes": 120, "high_quality": 0.5, "reverse_kl": 1.0, "fd_shapes": 100.0, "pinned_at": p,
+                 "g_loss_spread": 1.0} for p in pinned]
+
+    results = {("shapes", "seed"): rows([60, 70, 80], modes=3), ("shapes", "all switched"): rows([None] * 3),
+               ("shapes", "all switched, g_mode put back"): rows([100, 110, 105]), ("shapes", "all switched, beta1 put back"): rows([None, None, 400]),
+               ("sensitivity", "seed"): [{"success": False}] * 9}
+    said = answers(chosen, results, Budget(shapes_iterations=500, toy_iterations=2500))
+    assert ("Put back one at a time into \"all switched\" (D pinning at 500.0 ± 0.0 on shapes): "
+            "D's fakes from G in inference mode (G.predict) -> 105.0 ± 12.4 (each beyond the intervals).") in said["instability"]
+    assert "beta1 0.05 (DCGAN: 0.5) ->" not in said["instability"]  # 433 ± 287 overlaps 500
+    assert said["sensitivity"].endswith("No point succeeds at 2,500 iterations, so at this budget the grid does not tell them apart.")
+
+
 def test_a_tiny_study_runs_stores_its_cells_reruns_nothing_and_its_page_opens_offline(tmp_path, capsys):
     args = ["study", "--out", str(tmp_path), "--data", "grid,shapes", "--variants", "seed, g_mode switched", "--toy-iterations", "50",
             "--toy-seeds", "2", "--shapes-iterations", "10", "--shapes-seeds", "2", "--shapes-size", "120", "-n", "100"]
