@@ -41,6 +41,7 @@ class ModelConfig:
     resolution: int = 128  # pixels per side: 32, 64, 128 (the seed's) or 256
     latent_dim: int = 100  # size of z; the seed does not say, 100 is DCGAN's
     width: int = 64  # seed and dcgan families: filters of D's first and G's last block, the rest in proportion; 64 is the seed
+    d_width: int = 0  # seed and dcgan families: D's own width where it differs from G's; 0 = model.width
     seed: SeedNetConfig = field(default_factory=SeedNetConfig)
     r3: R3Config = field(default_factory=R3Config)
 

@@ -39,9 +39,16 @@ class Family:
     batch_norm: tuple = ()  # its normalization layer types
 
 
+def d_width(config) -> int:
+    """D's width in the seed and dcgan families: model.d_width, or model.width when it is 0."""
+    if config.model.d_width < 0:
+        raise ValueError(f"model.d_width must be at least 1 (or 0: D as wide as G), not {config.model.d_width}")
+    return config.model.d_width or config.model.width
+
+
 def _seed_check(config) -> None:
     generator_widths(config.model.resolution, config.model.width)
-    discriminator_widths(config.model.resolution, config.model.width)
+    discriminator_widths(config.model.resolution, d_width(config))
     if config.model.width < 1:
         raise ValueError(f"model.width must be at least 1, not {config.model.width}")
     if not 0.0 <= config.model.seed.bn_momentum < 1.0:
@@ -55,6 +62,8 @@ def _r3_sizes(config) -> dict:
 
 def _r3_check(config) -> None:
     r3 = config.model.r3
+    if config.model.d_width:
+        raise ValueError("model.d_width is for the seed and dcgan families; r3 sizes both networks with model.r3.width")
     stage_widths(config.model.resolution, r3.width)
     if r3.blocks < 1 or r3.expansion < 1 or r3.group_channels < 1:
         raise ValueError("model.r3.blocks, model.r3.expansion and model.r3.group_channels must be at least 1")
@@ -68,7 +77,7 @@ FAMILIES = {
         generator=lambda c: SeedGenerator(c.model.latent_dim, c.model.resolution, c.model.width, c.model.seed.bn_momentum,
                                           c.model.seed.double_bn),
         discriminator=lambda c: SeedDiscriminator(c.model.resolution, pack=c.remedies.pack, minibatch_std=c.remedies.minibatch_std,
-                                                  width=c.model.width, bn_momentum=c.model.seed.bn_momentum,
+                                                  width=d_width(c), bn_momentum=c.model.seed.bn_momentum,
                                                   dense_head=c.model.seed.dense_head),
         check=_seed_check,
         remedies=frozenset(NETWORK_REMEDIES),
@@ -78,8 +87,8 @@ FAMILIES = {
     "dcgan": Family(
         generator=lambda c: DCGANGenerator(c.model.latent_dim, c.model.resolution, c.model.width),
         discriminator=lambda c: DCGANDiscriminator(c.model.resolution, pack=c.remedies.pack, minibatch_std=c.remedies.minibatch_std,
-                                                   width=c.model.width),
-        check=lambda c: dcgan_widths(c.model.resolution, c.model.width),
+                                                   width=d_width(c)),
+        check=lambda c: (dcgan_widths(c.model.resolution, c.model.width), dcgan_widths(c.model.resolution, d_width(c))),
         remedies=frozenset(NETWORK_REMEDIES),
         batch_norm=(KerasBatchNorm,),
     ),  # Radford et al.'s DCGAN: strided 4x4 (transposed) convolutions all the way, BatchNorm, no dense layer; model.width is ngf
