@@ -11,6 +11,10 @@ from .objectives import make_objective
 
 PINNED_ACCURACY = 0.99  # D is right on (nearly) every real and every fake
 VANISHED_D_LOSS = 0.05  # D's loss on real + fake
+# The losses whose D loss is near 0 only where D is certain of every image. Under the hinge loss it is 0 wherever D
+# clears the margin, a healthy state (a hinge screen fired the stall report 4 times on a run as good as the preset's);
+# the Wasserstein loss is unbounded below.
+CERTAIN_AT_ZERO_LOSSES = {"logistic", "keras_torch_bce", "lsgan", "rpgan"}
 G_LOSS_RISE = 0.1  # over the patience window: by a tenth of itself, or 0.1 when below 1
 PATIENCE = 5  # consecutive log lines a symptom must persist before it is reported
 # A pinned D wins only when G loses ground. Measured on the demo recipe (shapes, 12k iterations, D pinned in 60% of
@@ -67,6 +71,7 @@ class TrainingMonitor:
         self.history = deque(maxlen=patience)
         self.g_losses = deque(maxlen=2 * LOSING_GROUND_LINES)
         self.boundary_g_loss, self.certain_g_loss = g_loss_at(0.0, config), g_loss_at(CERTAIN_LOGIT, config)
+        self.stalls_at_zero = (config.train.loss if config is not None else "logistic") in CERTAIN_AT_ZERO_LOSSES
         self.last_diversity: float | None = None
         self.active: set[str] = set()
         self.best_coverage: int | None = None
@@ -102,7 +107,7 @@ class TrainingMonitor:
         # "Climbs" means by a visible amount: under the seed's logistic loss G's loss against the frozen inference-mode
         # D sits near 0 while D's does too, and rounding-level rises of 0.000x made this report flap every few lines.
         climbs = last["g_loss"] - first["g_loss"] > G_LOSS_RISE * max(1.0, first["g_loss"])
-        vanished = full and all(v["d_loss_real"] + v["d_loss_fake"] < VANISHED_D_LOSS for v in self.history) and climbs
+        vanished = self.stalls_at_zero and full and all(v["d_loss_real"] + v["d_loss_fake"] < VANISHED_D_LOSS for v in self.history) and climbs
         return self._report(
             "pinned", d_wins,
             f"iteration {step}: D's accuracy has been >= {PINNED_ACCURACY} on real and fake for the last {len(self.history)} log lines: "

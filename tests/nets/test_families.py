@@ -156,3 +156,19 @@ def test_a_remedy_the_family_cannot_take_is_refused_by_name():
         check_choices(_config("r3", **{"model.arch": "nope"}))
     with pytest.raises(GanforgeError, match="group_channels"):
         check_choices(_config("r3", **{"model.r3.group_channels": 5}))
+
+
+@pytest.mark.parametrize("family", ["seed", "dcgan"])
+def test_d_width_sizes_d_alone_and_a_run_saved_with_it_loads(family, tmp_path):
+    narrow = _config(family, **{"model.d_width": 4})
+    assert count_parameters(build_generator(narrow)) == count_parameters(build_generator(_config(family)))
+    first_conv = next(m for m in build_discriminator(narrow).modules() if isinstance(m, torch.nn.Conv2d))
+    assert first_conv.out_channels == 4  # D's first block has d_width's filters
+    assert count_parameters(build_discriminator(narrow)) < count_parameters(build_discriminator(_config(family)))
+    train(narrow, tmp_path, progress=False, log=lambda *_: None)
+    generator, config, _ = load_generator(tmp_path / "checkpoints" / "checkpoint-00000004.pt")
+    assert config.model.d_width == 4
+    with pytest.raises(GanforgeError, match="model.d_width must be at least 1"):
+        check_choices(_config(family, **{"model.d_width": -1}))
+    with pytest.raises(GanforgeError, match="model.d_width is for the seed and dcgan families"):
+        check_choices(_config("r3", **{"model.d_width": 4}))

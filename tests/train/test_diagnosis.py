@@ -84,6 +84,10 @@ def test_d_loss_near_zero_while_g_loss_climbs():
     fooled = TrainingMonitor(patience=4)
     reports = [r for i in range(4) for r in fooled.observe_losses(i, _line(1.0, 1.0, 0.0001, 0.0001, g=0.0001 * (1 + i)))]
     assert not any("climbs" in r for r in reports) and any("D's accuracy" in r for r in reports)  # pinned, not stalled
+    # the same lines under the hinge loss (D's loss is 0 past the margin) and the Wasserstein loss (unbounded): no stall
+    for loss in ("hinge", "wgan"):
+        other = TrainingMonitor(patience=4, config=load_config("dcgan", overrides={"train.loss": loss}))
+        assert not any("climbs" in r for i in range(4) for r in other.observe_losses(i, _line(0.9, 0.9, 0.001, 0.002, g=5 + i)))
 
 
 def test_diversity_of_identical_images_is_zero_and_collapse_is_reported():
