@@ -17,7 +17,7 @@ from ..sampling.load import load_generator
 from ..viz import to_uint8
 from . import density_coverage, frechet_distance_from_features, kernel_inception_distance, precision_recall
 from .features import INCEPTION, SHAPES, FeatureSpace, load_space, space_of
-from .modes import confidence_threshold, mode_coverage, reverse_kl_to_uniform
+from .modes import confidence_threshold, mode_coverage, reverse_kl_to_uniform, shape_breakdown
 
 
 @dataclass(frozen=True)
@@ -83,12 +83,13 @@ def modes(f: Features) -> dict:
     from ..data.shapes import NUM_MODES
 
     bar = confidence_threshold(f.real_probabilities.max(1))
-    fake = mode_coverage(f.fake_probabilities.argmax(1), f.fake_probabilities.max(1) >= bar, NUM_MODES)
+    fake_modes, fake_high_quality = f.fake_probabilities.argmax(1), f.fake_probabilities.max(1) >= bar
+    fake = mode_coverage(fake_modes, fake_high_quality, NUM_MODES)
     real = mode_coverage(f.real_probabilities.argmax(1), f.real_probabilities.max(1) >= bar, NUM_MODES)
     return {**fake.as_dict(), "real_modes_covered": real.modes_covered, "real_high_quality": real.high_quality,
             "real_reverse_kl_floor": real.reverse_kl,
             "real_label_reverse_kl": reverse_kl_to_uniform(f.real_labels, NUM_MODES) if f.real_labels is not None else None,
-            "confidence_threshold": bar}
+            "confidence_threshold": bar, **shape_breakdown(fake_modes, fake_high_quality)}
 
 
 SHAPES_DEFAULT = ("fd", "kid", "pr", "dc", "modes")  # all offline: the shipped shapes classifier's features
@@ -186,7 +187,10 @@ def format_table(results: dict) -> str:
     width = max(map(len, results))
     lines = []
     for key, value in results.items():
-        text = f"{value:.4f}" if isinstance(value, float) else str(value)
+        if isinstance(value, dict):  # per shape
+            text = ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in value.items())
+        else:
+            text = f"{value:.4f}" if isinstance(value, float) else str(value)
         lines.append(f"{key:<{width}}  {text}")
     return "\n".join(lines)
 

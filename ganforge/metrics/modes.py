@@ -40,3 +40,17 @@ def mode_coverage(modes: np.ndarray, high_quality: np.ndarray, num_modes: int) -
     modes, high_quality = np.asarray(modes), np.asarray(high_quality, dtype=bool)
     covered = len(np.unique(modes[high_quality]))
     return ModeCoverage(covered, num_modes, float(high_quality.mean()), reverse_kl_to_uniform(modes, num_modes))
+
+
+def shape_breakdown(modes: np.ndarray, high_quality: np.ndarray) -> dict:
+    """On `shapes`, where the missing modes are: per shape, its modes covered (of its colours x backgrounds) and its
+    share of all samples (1/6 each in the data). A shape G draws as blobs shows as a small share and few modes."""
+    from ..data.shapes import NUM_MODES, SHAPES
+
+    modes, high_quality = np.asarray(modes), np.asarray(high_quality, dtype=bool)
+    per_shape = NUM_MODES // len(SHAPES)  # modes are numbered shape-major (data.shapes.mode_of)
+    shape = modes // per_shape
+    return {
+        "shape_modes_covered": {name: len(np.unique(modes[high_quality & (shape == i)])) for i, name in enumerate(SHAPES)},
+        "shape_share": {name: float(np.mean(shape == i)) for i, name in enumerate(SHAPES)},
+    }

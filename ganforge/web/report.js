@@ -137,12 +137,18 @@
     list.replaceChildren(...data.warnings.map((w) => { const li = el("li"); li.append(el("span", `step ${w.step}: `, "step"), w.message); return li; }));
   }
 
+  function formatResult(v) {  // a number, or a per-shape table ({circle: 20, ...}) on one line
+    if (typeof v === "number") return Number.isInteger(v) ? String(v) : v.toPrecision(4);
+    if (v && typeof v === "object") return Object.entries(v).map(([k, x]) => `${k} ${formatResult(x)}`).join(", ");
+    return JSON.stringify(v);
+  }
+
   function renderEvaluation(data) {
     const box = document.getElementById("evaluation");
     if (!data.evaluation) { box.replaceChildren(el("p", "Not evaluated yet: ganforge eval --checkpoint RUN writes eval-STEP.json, shown here.", "empty")); return; }
     const table = el("table");
     for (const [k, v] of Object.entries(data.evaluation.results)) {
-      const tr = el("tr"); tr.append(el("th", k), el("td", typeof v === "number" ? (Number.isInteger(v) ? String(v) : v.toPrecision(4)) : JSON.stringify(v))); table.append(tr);
+      const tr = el("tr"); tr.append(el("th", k), el("td", formatResult(v))); table.append(tr);
     }
     box.replaceChildren(el("p", data.evaluation.file), table);
   }

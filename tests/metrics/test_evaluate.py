@@ -32,6 +32,11 @@ def test_eval_reports_mode_coverage_against_the_real_floor(tmp_path, capsys):
     assert results["real_modes_covered"] == NUM_MODES and results["real_high_quality"] >= 0.98
     assert results["real_reverse_kl_floor"] < 0.1
     assert results["modes_covered"] < NUM_MODES / 2 and results["reverse_kl"] > 1.0
+    # the per-shape breakdown adds up to the totals, and the table prints it on one line
+    assert sum(results["shape_modes_covered"].values()) == results["modes_covered"]
+    assert sum(results["shape_share"].values()) == pytest.approx(1.0)
+    line = next(line for line in printed.splitlines() if line.startswith("shape_modes_covered"))
+    assert "circle" in line and "cross" in line
     assert results["fd_shapes"] > 0 and np.isfinite(results["fd_shapes"]) and 0 <= results["coverage_shapes"] < 0.5
 
 

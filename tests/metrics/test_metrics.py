@@ -124,3 +124,15 @@ def test_mode_coverage_and_reverse_kl_on_known_histograms():
     confidences = np.linspace(0, 1, 101)
     bar = confidence_threshold(confidences)
     assert (confidences >= bar).mean() >= 0.98 and (confidences > bar).mean() < 0.98
+
+
+def test_the_shape_breakdown_counts_each_shapes_modes_and_share():
+    from ganforge.data.shapes import SHAPES, mode_of
+    from ganforge.metrics.modes import shape_breakdown
+
+    # 3 circle modes (one of them only low quality), 1 diamond mode twice, nothing else: hand-counted
+    modes = np.array([mode_of(0, 0, 0), mode_of(0, 1, 2), mode_of(0, 4, 3), mode_of(3, 2, 1), mode_of(3, 2, 1)])
+    quality = np.array([True, True, False, True, False])
+    result = shape_breakdown(modes, quality)
+    assert result["shape_modes_covered"] == {**dict.fromkeys(SHAPES, 0), "circle": 2, "diamond": 1}
+    assert result["shape_share"] == {**dict.fromkeys(SHAPES, 0.0), "circle": 0.6, "diamond": 0.4}

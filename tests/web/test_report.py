@@ -38,6 +38,8 @@ def test_the_report_summarises_the_run(run):
 
 
 def test_the_report_opens_offline_draws_the_curves_and_plays_the_grids(run, tmp_path):
+    results = {"fd_shapes": 140.6243, "modes_covered": 3, "shape_modes_covered": {"circle": 2, "diamond": 1}}
+    (run.run_dir / "eval-00000012.json").write_text(json.dumps(results))
     page = write_report(run.run_dir, tmp_path / "report.html")
     html = page.read_text()
     assert 'href="http' not in html and 'src="http' not in html  # nothing to fetch: the browser's network log checks it too
@@ -63,6 +65,9 @@ def test_the_report_opens_offline_draws_the_curves_and_plays_the_grids(run, tmp_
         first = (browser.find_element("id", "grid").get_attribute("src"), browser.find_element("id", "frame-step").text)
         assert first[1].startswith("step 3 ") and first[0] != last[0]
         assert browser.execute_script("const img = document.getElementById('grid'); return img.complete && img.naturalWidth") > 0
+
+        evaluation = browser.find_element("id", "evaluation").text
+        assert "140.6" in evaluation and "circle 2, diamond 1" in evaluation  # a per-shape table on one line
 
         shot = tmp_path / "report.png"
         assert browser.save_screenshot(str(shot)) and shot.stat().st_size > 10_000
