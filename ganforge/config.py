@@ -27,6 +27,14 @@ class R3Config:
 
 
 @dataclass(frozen=True)
+class DCGANConfig:
+    """The dcgan family's own settings (ganforge/nets/dcgan.py)."""
+
+    upsample: str = "transposed"  # G's doublings: transposed (Radford et al.'s 4x4 stride-2) or nearest (2x nearest
+    # upsampling then a 3x3 convolution, at the same cost: no checkerboard pattern)
+
+
+@dataclass(frozen=True)
 class SeedNetConfig:
     """The seed family's own choices, each switchable for the seed study (ganforge study); defaults are the seed's."""
 
@@ -43,6 +51,7 @@ class ModelConfig:
     width: int = 64  # seed and dcgan families: filters of D's first and G's last block, the rest in proportion; 64 is the seed
     d_width: int = 0  # seed and dcgan families: D's own width where it differs from G's; 0 = model.width
     seed: SeedNetConfig = field(default_factory=SeedNetConfig)
+    dcgan: DCGANConfig = field(default_factory=DCGANConfig)
     r3: R3Config = field(default_factory=R3Config)
 
 

@@ -6,17 +6,23 @@ convolutions with BatchNorm (none on the first) and leaky ReLU 0.2 down to 4x4, 
 logit. Weights ~ N(0, 0.02), BN scales ~ N(1, 0.02). `width` is the paper's ngf = ndf: the channels next to the
 image, doubling toward 4x4 up to 8x (the paper's 64 px networks at width 64: 512 channels at 4x4).
 
+`upsample="nearest"` replaces each stride-2 transposed convolution by a 3x3 convolution of the 2x nearest-upsampled
+map (Odena, Dumoulin and Olah, "Deconvolution and Checkerboard Artifacts", 2016), at the transposed convolution's
+cost: it is one, with its 4x4 kernel tied to 3x3 free taps (NearestUpsampleConv).
+
 Against the seed's family at the same cost, every doubling of the resolution is a learned convolution: the
 seed's G at 32 px makes its 16x16 map in one dense layer and has two convolutions after it.
 """
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from .layers import KerasBatchNorm, MinibatchStd
 
 SUPPORTED_RESOLUTIONS = (32, 64, 128, 256)
+UPSAMPLING = ("transposed", "nearest")
 BASIS = 4  # G starts and D ends at a 4x4 map
 MAX_WIDTH_FACTOR = 8
 
@@ -44,18 +50,48 @@ def _init(layer: nn.Module) -> nn.Module:
     return layer
 
 
+# _NEAREST_TAPS[p, k] = 1 when tap k of a 3x3 convolution of up2(x) lands where tap p of a 4x4 stride-2 transposed
+# convolution (padding 1) of x does. Output row 2i takes up2's rows 2i-1, 2i, 2i+1, that is x's rows i-1, i, i: taps
+# k = 0 | 1, 2, which the transposed convolution reaches through p = 3 | 1. Row 2i+1 takes x's rows i, i, i+1: k = 0, 1 | 2
+# through p = 2 | 0. Zero padding of 1 on up2(x) is zero padding on x, so the borders match too.
+_NEAREST_TAPS = torch.tensor([[0, 0, 1], [0, 1, 1], [1, 1, 0], [1, 0, 0]], dtype=torch.float32)
+
+
+class NearestUpsampleConv(nn.Module):
+    """conv3x3(nearest_upsample_2x(x)) without bias, computed as one 4x4 stride-2 transposed convolution."""
+
+    def __init__(self, in_channels: int, out_channels: int):
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(out_channels, in_channels, 3, 3))  # as nn.Conv2d(in, out, 3) holds it
+
+    def transposed_weight(self) -> torch.Tensor:
+        taps = _NEAREST_TAPS.to(self.weight.device, self.weight.dtype)
+        return torch.einsum("pk,ql,oikl->iopq", taps, taps, self.weight)  # (in, out, 4, 4), as conv_transpose2d takes it
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.conv_transpose2d(x, self.transposed_weight(), stride=2, padding=1)
+
+
+def _upsampling(kind: str, cin: int, cout: int) -> nn.Module:
+    if kind == "transposed":
+        return nn.ConvTranspose2d(cin, cout, 4, 2, 1, bias=False)
+    if kind == "nearest":
+        return NearestUpsampleConv(cin, cout)
+    raise ValueError(f"model.dcgan.upsample = {kind!r} is not one of {', '.join(UPSAMPLING)}")
+
+
 class DCGANGenerator(nn.Module):
     """z (B, latent_dim) -> images (B, 3, resolution, resolution) in [-1, 1]."""
 
-    def __init__(self, latent_dim: int = 100, resolution: int = 64, width: int = 64):
+    def __init__(self, latent_dim: int = 100, resolution: int = 64, width: int = 64, upsample: str = "transposed"):
         super().__init__()
         self.latent_dim = latent_dim
         self.resolution = resolution
         widths = stage_widths(resolution, width)
         layers = [_init(nn.ConvTranspose2d(latent_dim, widths[0], BASIS, 1, 0, bias=False)), _batch_norm(widths[0]), nn.ReLU()]
         for cin, cout in zip(widths, widths[1:]):
-            layers += [_init(nn.ConvTranspose2d(cin, cout, 4, 2, 1, bias=False)), _batch_norm(cout), nn.ReLU()]
-        layers += [_init(nn.ConvTranspose2d(widths[-1], 3, 4, 2, 1, bias=False)), nn.Tanh()]
+            layers += [_init(_upsampling(upsample, cin, cout)), _batch_norm(cout), nn.ReLU()]
+        layers += [_init(_upsampling(upsample, widths[-1], 3)), nn.Tanh()]
         self.net = nn.Sequential(*layers)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:

@@ -16,7 +16,7 @@ from typing import Callable
 
 from torch import nn
 
-from .dcgan import DCGANDiscriminator, DCGANGenerator, stage_widths as dcgan_widths
+from .dcgan import UPSAMPLING, DCGANDiscriminator, DCGANGenerator, stage_widths as dcgan_widths
 from .layers import KerasBatchNorm
 from .r3 import R3Discriminator, R3Generator, stage_widths
 from .seed import SeedDiscriminator, SeedGenerator, discriminator_widths, generator_widths
@@ -72,6 +72,13 @@ def _r3_check(config) -> None:
                          f"({r3.width} x {r3.expansion} = {r3.width * r3.expansion})")
 
 
+def _dcgan_check(config) -> None:
+    dcgan_widths(config.model.resolution, config.model.width)
+    dcgan_widths(config.model.resolution, d_width(config))
+    if config.model.dcgan.upsample not in UPSAMPLING:
+        raise ValueError(f"model.dcgan.upsample = {config.model.dcgan.upsample!r} is not one of {', '.join(UPSAMPLING)}")
+
+
 FAMILIES = {
     "seed": Family(
         generator=lambda c: SeedGenerator(c.model.latent_dim, c.model.resolution, c.model.width, c.model.seed.bn_momentum,
@@ -85,10 +92,10 @@ FAMILIES = {
     ),  # the seed's DCGAN-style pair (5x5 convolutions, Keras BatchNorm, dense heads); model.width scales it, model.seed.*
     # switches the seed's own choices (the seed study)
     "dcgan": Family(
-        generator=lambda c: DCGANGenerator(c.model.latent_dim, c.model.resolution, c.model.width),
+        generator=lambda c: DCGANGenerator(c.model.latent_dim, c.model.resolution, c.model.width, c.model.dcgan.upsample),
         discriminator=lambda c: DCGANDiscriminator(c.model.resolution, pack=c.remedies.pack, minibatch_std=c.remedies.minibatch_std,
                                                    width=d_width(c)),
-        check=lambda c: (dcgan_widths(c.model.resolution, c.model.width), dcgan_widths(c.model.resolution, d_width(c))),
+        check=_dcgan_check,
         remedies=frozenset(NETWORK_REMEDIES),
         batch_norm=(KerasBatchNorm,),
     ),  # Radford et al.'s DCGAN: strided 4x4 (transposed) convolutions all the way, BatchNorm, no dense layer; model.width is ngf

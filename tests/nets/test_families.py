@@ -172,3 +172,42 @@ def test_d_width_sizes_d_alone_and_a_run_saved_with_it_loads(family, tmp_path):
         check_choices(_config(family, **{"model.d_width": -1}))
     with pytest.raises(GanforgeError, match="model.d_width is for the seed and dcgan families"):
         check_choices(_config("r3", **{"model.d_width": 4}))
+
+
+def test_dcgan_nearest_upsampling_is_upsample_then_conv3x3_and_exports(tmp_path):
+    """model.dcgan.upsample = nearest: each G doubling is conv3x3(nearest 2x upsampling), computed as one transposed
+    convolution with tied taps; checked against F.interpolate + F.conv2d (values and weight gradients), then
+    through a run, its export and onnxruntime."""
+    import torch.nn.functional as F
+    from ganforge.nets.dcgan import NearestUpsampleConv
+
+    torch.manual_seed(0)
+    layer = NearestUpsampleConv(5, 7).double()
+    torch.nn.init.normal_(layer.weight)
+    x = torch.randn(2, 5, 6, 9, dtype=torch.float64)  # not square: rows and columns cannot be swapped unnoticed
+    reference_weight = layer.weight.detach().clone().requires_grad_(True)
+    reference = F.conv2d(F.interpolate(x, scale_factor=2, mode="nearest"), reference_weight, padding=1)
+    ours = layer(x)
+    torch.testing.assert_close(ours, reference, rtol=0, atol=1e-12)
+    grad_out = torch.randn_like(reference)
+    (ours_grad,) = torch.autograd.grad(ours, layer.weight, grad_out)
+    (reference_grad,) = torch.autograd.grad(reference, reference_weight, grad_out)
+    torch.testing.assert_close(ours_grad, reference_grad, rtol=0, atol=1e-10)
+
+    config = _config("dcgan", **{"model.dcgan.upsample": "nearest"})
+    generator = build_generator(config)
+    upsamplers = [m for m in generator.modules() if isinstance(m, NearestUpsampleConv)]
+    assert len(upsamplers) == 3 and not any(isinstance(m, torch.nn.ConvTranspose2d) for m in generator.modules() if m is not generator.net[0])
+    with pytest.raises(GanforgeError, match="model.dcgan.upsample = 'bilinear'"):
+        check_choices(_config("dcgan", **{"model.dcgan.upsample": "bilinear"}))
+
+    ort = require_module("onnxruntime")
+    run = tmp_path / "run"
+    train(_config("dcgan", **{"model.dcgan.upsample": "nearest", "train.iterations": 2}), run, progress=False, log=lambda *_: None)
+    assert main(["export", str(run), "--format", "onnx", "--out", str(tmp_path)]) == 0
+    ours_g, _, _ = load_generator(run)
+    z = np.random.default_rng(0).standard_normal((3, 8)).astype(np.float32)
+    with torch.no_grad():
+        expected = ours_g(torch.from_numpy(z)).numpy()
+    session = ort.InferenceSession(str(tmp_path / "generator.onnx"))
+    np.testing.assert_allclose(session.run(["images"], {"z": z})[0], expected, rtol=0, atol=1e-5)
