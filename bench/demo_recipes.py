@@ -24,10 +24,11 @@ DEMO = {"model.resolution": 32, "train.batch_size": 64, "train.iterations": 3000
         "train.checkpoint_every": 2000, "train.best_every": 1000}
 RECIPES = {
     "demo": ("demo", {"train.batch_size": 32, "optim.lr_decay": 0.0}),  # the Makefile's: the demo preset
+    # the preset before screen O (docs/results.md): G's doublings as Radford et al.'s transposed convolutions
+    "demo-transposed": ("demo", {"train.batch_size": 32, "optim.lr_decay": 0.0, "model.dcgan.upsample": "transposed"}),
     # the preset with D at half G's width and G's rate doubled (screens H and I in docs/results.md)
-    "demo-narrow-d": ("demo", {"train.batch_size": 32, "optim.lr_decay": 0.0, "model.d_width": 16, "optim.lr_g": 4e-4}),
-    # the preset with G's doublings as nearest upsampling + 3x3 convolution (screen O in docs/results.md)
-    "demo-nearest": ("demo", {"train.batch_size": 32, "optim.lr_decay": 0.0, "model.dcgan.upsample": "nearest"}),
+    "demo-narrow-d": ("demo", {"train.batch_size": 32, "optim.lr_decay": 0.0, "model.d_width": 16, "optim.lr_g": 4e-4,
+                               "model.dcgan.upsample": "transposed"}),
     # `make demo` before the demo preset: the seed family at width 16
     "demo-before": ("dcgan", {"model.width": 16, "optim.lr_d": 5e-4, "optim.lr_g": 5e-4, "train.batch_size": 32, "optim.lr_decay": 0.0,
                               "remedies.diffaugment": "translation", "remedies.ema_half_life": 10000.0}),
