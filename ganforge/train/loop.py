@@ -25,7 +25,7 @@ from .optim import DecaySchedule, set_learning_rate
 from .recorder import RunRecorder
 from .rollback import Rollbacks
 from .run_state import check_same_experiment, restore_imported_networks, restore_run_state, run_state, saved_schedule
-from .time_limit import fit_to_time, time_is_up
+from .time_limit import fit_to_time, steps_within_time, time_is_up
 
 @dataclass
 class RunResult:
@@ -118,6 +118,8 @@ def train(config: Config, run_dir: str | Path, *, progress: bool = True, log=pri
             if t.max_minutes and config.optim.lr_decay and not schedule.fitted:
                 schedule = fit_to_time(schedule, config, world, step, started_step, started, log)
                 bar.total = schedule.end
+            if t.max_minutes and logging_now:
+                bar.total = steps_within_time(step, started_step, time.perf_counter() - started, t.max_minutes, schedule.end)
             if t.max_minutes and time_is_up(world, step, started, t.max_minutes, device):
                 break
     except KeyboardInterrupt as interrupt:

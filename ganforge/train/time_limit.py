@@ -40,6 +40,15 @@ def _end_within_time(world: World, step: int, started_step: int, started: float,
     return world.first_process_value(end)
 
 
+def steps_within_time(step: int, started_step: int, elapsed: float, minutes: float, end: int) -> int:
+    """Where a run under a time limit will stop at its speed so far (the progress bar's total, so that its ETA is
+    the clock's, not that of train.iterations the limit will never reach)."""
+    if step <= started_step or elapsed <= 0:
+        return end
+    rate = (step - started_step) / elapsed
+    return min(end, step + int(rate * max(0.0, 60 * minutes - elapsed)))
+
+
 def time_is_up(world: World, step: int, started: float, minutes: float, device: torch.device) -> bool:
     if world.size == 1:  # no tensor, so no wait on the GPU
         return time.perf_counter() - started > 60 * minutes

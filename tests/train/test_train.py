@@ -104,7 +104,6 @@ def test_resume_with_other_settings_is_refused(tmp_path):
 def test_interrupted_checkpoint_write_leaves_previous_loadable(tmp_path, monkeypatch):
     train(_config(**{"train.iterations": 2}), tmp_path, progress=False, log=lambda *_: None)
     before = ckpt.list_checkpoints(tmp_path)
-    good = before[-1]
     real_save = torch.save
 
     def dies_halfway(obj, f, *args, **kwargs):
@@ -116,7 +115,7 @@ def test_interrupted_checkpoint_write_leaves_previous_loadable(tmp_path, monkeyp
         train(_config(**{"train.iterations": 4}), tmp_path, progress=False, log=lambda *_: None)
     monkeypatch.setattr(torch, "save", real_save)
     assert ckpt.list_checkpoints(tmp_path) == before  # the half-written file is a temporary, never a checkpoint
-    assert ckpt.load_checkpoint(tmp_path)["step"] == 2
+    assert ckpt.load_checkpoint(tmp_path)["step"] == 2 and ckpt.load_checkpoint(before[-1])["step"] == 2
     resumed = train(_config(**{"train.iterations": 4}), tmp_path, progress=False, log=lambda *_: None)
     assert resumed.step == 4
 
@@ -460,3 +459,14 @@ def test_ten_sigkills_then_the_same_command_end_bitwise_equal_to_an_uninterrupte
             assert torch.equal(a[part][key], b[part][key]), f"{part}.{key} differs after 10 kills"
     steps = [json.loads(line)["step"] for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert steps == list(range(1, 31))
+
+
+def test_under_a_time_limit_the_progress_bar_ends_where_the_clock_will_stop_the_run():
+    from ganforge.train.time_limit import steps_within_time
+
+    # 100 steps in the first 30 s of a 2-minute limit: 300 more in the 90 s left, long before 30,000 iterations
+    assert steps_within_time(100, 0, 30.0, 2.0, 30000) == 400
+    assert steps_within_time(150, 50, 30.0, 2.0, 30000) == 450  # a resumed run's speed counts from where it started
+    assert steps_within_time(100, 0, 30.0, 2.0, 250) == 250  # the iterations come first
+    assert steps_within_time(100, 0, 200.0, 2.0, 30000) == 100  # over time: it stops here
+    assert steps_within_time(0, 0, 0.0, 2.0, 30000) == 30000  # no speed yet: the iterations
