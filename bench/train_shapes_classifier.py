@@ -8,7 +8,6 @@ and prints its accuracy on held-out images rendered from another seed.
 import argparse
 import time
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
