@@ -40,7 +40,7 @@ test: install $(TF_VENV)/.installed
 		command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && \
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver) >/dev/null 2>&1 || \
 		echo "note: chromium-driver not installed; the browser tests will be skipped (CI=true fails them)"; }
-	$(PY) -m pytest -q -p no:cacheprovider -W ignore::DeprecationWarning
+	$(PY) -m pytest -q -p no:cacheprovider -W ignore::DeprecationWarning --durations=15
 
 # The speed benchmark needs TensorFlow for the seed's Keras side: its own environment, so tests never see it.
 BENCH_VENV := .venv-bench
