@@ -24,13 +24,16 @@ DEMO = {"model.resolution": 32, "train.batch_size": 64, "train.iterations": 3000
         "train.checkpoint_every": 2000, "train.best_every": 1000}
 RECIPES = {
     "demo": ("demo", {"train.batch_size": 32, "optim.lr_decay": 0.0}),  # the Makefile's: the demo preset
-    # the preset before screen O (docs/results.md): G's doublings as Radford et al.'s transposed convolutions
-    "demo-transposed": ("demo", {"train.batch_size": 32, "optim.lr_decay": 0.0, "model.dcgan.upsample": "transposed"}),
-    # the preset with G's rate doubled (screen R in docs/results.md: faster early, fewer modes at 9 minutes)
-    "demo-fast-g": ("demo", {"train.batch_size": 32, "optim.lr_decay": 0.0, "optim.lr_g": 4e-4}),
-    # the preset with D at half G's width and G's rate doubled (screens H and I in docs/results.md)
+    # the preset before its rates doubled (docs/results.md, screen V): G 2e-4, D 1e-4
+    "demo-slow": ("demo", {"train.batch_size": 32, "optim.lr_decay": 0.0, "optim.lr_g": 2e-4, "optim.lr_d": 1e-4}),
+    # the preset before screen O: G's doublings as Radford et al.'s transposed convolutions, G 2e-4, D 1e-4
+    "demo-transposed": ("demo", {"train.batch_size": 32, "optim.lr_decay": 0.0, "model.dcgan.upsample": "transposed",
+                                 "optim.lr_g": 2e-4, "optim.lr_d": 1e-4}),
+    # G's rate doubled alone, D at 1e-4 (screen R in docs/results.md)
+    "demo-fast-g": ("demo", {"train.batch_size": 32, "optim.lr_decay": 0.0, "optim.lr_g": 4e-4, "optim.lr_d": 1e-4}),
+    # D at half G's width, G 4e-4, D 1e-4, transposed convolutions (screens H and I in docs/results.md)
     "demo-narrow-d": ("demo", {"train.batch_size": 32, "optim.lr_decay": 0.0, "model.d_width": 16, "optim.lr_g": 4e-4,
-                               "model.dcgan.upsample": "transposed"}),
+                               "optim.lr_d": 1e-4, "model.dcgan.upsample": "transposed"}),
     # `make demo` before the demo preset: the seed family at width 16
     "demo-before": ("dcgan", {"model.width": 16, "optim.lr_d": 5e-4, "optim.lr_g": 5e-4, "train.batch_size": 32, "optim.lr_decay": 0.0,
                               "remedies.diffaugment": "translation", "remedies.ema_half_life": 10000.0}),

@@ -45,8 +45,8 @@ def _deterministic():
 
 
 # The tf.keras 2 reference (tests/tf_keras_reference.py) takes about two minutes in TensorFlow. It starts in the
-# background as soon as the parity tests are collected, on one thread, and the rest of the suite runs meanwhile;
-# their `cases` fixture waits for it.
+# background as soon as the parity tests are collected, on one thread, and the rest of the suite runs meanwhile:
+# the parity tests are moved to the end, so that their `cases` fixture seldom has to wait for it.
 TF_REFERENCE = Path(__file__).with_name("tf_keras_reference.py")
 
 
@@ -57,8 +57,10 @@ def tf_python() -> Path | None:
 
 def pytest_collection_modifyitems(session, config, items):
     python = tf_python()
-    if python is None or not any(item.nodeid.startswith("tests/interop/test_tf_keras_parity.py") for item in items):
+    parity = [item for item in items if item.nodeid.startswith("tests/interop/test_tf_keras_parity.py")]
+    if python is None or not parity:
         return
+    items[:] = [item for item in items if item not in parity] + parity
     out = Path(tempfile.mkdtemp(prefix="tf_keras_cases_"))
     threads = {"TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1", "OMP_NUM_THREADS": "1"}
     log = open(out / "reference.log", "w")
