@@ -26,6 +26,8 @@ RECIPES = {
     "demo": ("demo", {"train.batch_size": 32, "optim.lr_decay": 0.0}),  # the Makefile's: the demo preset
     # the preset before its rates doubled (docs/results.md, screen V): G 2e-4, D 1e-4
     "demo-slow": ("demo", {"train.batch_size": 32, "optim.lr_decay": 0.0, "optim.lr_g": 2e-4, "optim.lr_d": 1e-4}),
+    # the preset with Adam's beta2 at StyleGAN's 0.99 instead of 0.999: second moments that follow the gradients faster
+    "demo-beta2": ("demo", {"train.batch_size": 32, "optim.lr_decay": 0.0, "optim.beta2": 0.99}),
     # the preset's rates tripled instead (screen V in docs/results.md: past the edge at this budget)
     "demo-faster": ("demo", {"train.batch_size": 32, "optim.lr_decay": 0.0, "optim.lr_g": 6e-4, "optim.lr_d": 3e-4}),
     # the preset before screen O: G's doublings as Radford et al.'s transposed convolutions, G 2e-4, D 1e-4
