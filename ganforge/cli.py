@@ -384,11 +384,15 @@ def cmd_presets(args) -> None:
         print(f"{name:<{width}}  {settings.get('about', '')}")
 
 
+READ_ONLY_COMMANDS = {"presets", "report", "watch"}  # they read files and never import torch
 COMMANDS = {"train": cmd_train, "generate": cmd_generate, "export": cmd_export, "report": cmd_report, "watch": cmd_watch, "eval": cmd_eval, "bench": cmd_bench, "summary": cmd_summary, "import-keras": cmd_import_keras, "sweep": cmd_sweep, "study": cmd_study, "presets": cmd_presets}
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command not in READ_ONLY_COMMANDS:  # the others compute: MKL's mode is set before it first runs
+        from .determinism import reproducible_mkl
+        reproducible_mkl()
     try:
         COMMANDS[args.command](args)
     except GanforgeError as exc:

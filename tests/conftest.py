@@ -9,6 +9,10 @@ os.environ.setdefault("KERAS_BACKEND", "torch")  # the parity tests' Keras runs 
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
+from ganforge.determinism import reproducible_mkl  # noqa: E402
+
+reproducible_mkl()  # before any test computes: in-process runs take the MKL mode the CLI's runs take
+
 
 def missing(reason: str):
     """Skip a test whose reference or dependency is absent; under CI=true fail instead, so that CI never

@@ -11,6 +11,7 @@ from tqdm import tqdm
 
 from ..config import Config
 from ..data import load_images
+from ..determinism import reproducible_mkl
 from ..data.sampler import EpochSampler, to_training_tensor
 from ..errors import GanforgeError
 from ..run_folder import METRICS
@@ -48,6 +49,7 @@ def train(config: Config, run_dir: str | Path, *, progress: bool = True, log=pri
         log, progress = (lambda *_: None), False
     device = resolve_device(t.device, world)
     check_choices(config)
+    reproducible_mkl()  # a no-op after the CLI's call; for callers of train() that have not computed yet
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # fixed shapes every iteration: let cuDNN pick its fastest kernels
     images, sampler, global_batch = _data(config, world, log)

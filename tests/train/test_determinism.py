@@ -1,0 +1,61 @@
+"""The same --seed on a CPU gives the same run in every fresh process, however busy the machine is."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from ganforge.train import checkpoint as ckpt
+
+TINY_RUN = ["--resolution", "32", "--latent-dim", "8", "--batch-size", "4", "--iterations", "3", "--sample-every", "0",
+            "--no-progress", "--set", "model.width=16", "--set", "data.shapes_size=24", "--set", "train.log_every=1",
+            "--set", "train.diagnose_every=0"]
+
+MKL_MODE = """
+import torch
+from ganforge.determinism import reproducible_mkl, strict_mkl_branch
+{before}
+print(reproducible_mkl())
+print(torch.ones(8, 8) @ torch.ones(8, 8) is not None, strict_mkl_branch())
+"""
+
+
+def _environment_without_mkl_settings() -> dict:
+    return {k: v for k, v in os.environ.items() if k != "MKL_CBWR"}
+
+
+def _mkl_mode(before: str = "") -> list[str]:
+    done = subprocess.run([sys.executable, "-c", MKL_MODE.format(before=before)], env=_environment_without_mkl_settings(),
+                          capture_output=True, text=True, check=True)
+    return done.stdout.split()
+
+
+def test_mkl_takes_strict_mode_only_when_set_before_it_first_runs():
+    if not torch.backends.mkl.is_available():
+        pytest.skip("this PyTorch has no MKL")
+    first = _mkl_mode()
+    if first == ["None", "True", "None"]:
+        pytest.skip("this CPU has no AVX2: MKL has no strict mode for it")
+    assert first == ["AVX2", "True", "AVX2"]
+    assert _mkl_mode(before="torch.ones(8, 8) @ torch.ones(8, 8)") == ["None", "True", "None"]
+
+
+def test_four_fresh_processes_beside_a_busy_core_train_bitwise_the_same_run(tmp_path):
+    """Left to itself, MKL gave 3 different runs in 10 of these on a 2-core Xeon (ganforge/determinism.py)."""
+    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        for name in "abcd":
+            subprocess.run([sys.executable, "-m", "ganforge", "train", *TINY_RUN, "--out", str(tmp_path / name)],
+                           env=_environment_without_mkl_settings(), check=True, capture_output=True)
+    finally:
+        busy.kill()
+    losses = {name: (tmp_path / name / "metrics.jsonl").read_text().splitlines() for name in "abcd"}
+    first = [{k: v for k, v in json.loads(line).items() if k not in ("img_per_s", "time_s")} for line in losses["a"]]
+    states = {name: ckpt.load_checkpoint(tmp_path / name) for name in "abcd"}
+    for name in "bcd":
+        assert [{k: v for k, v in json.loads(line).items() if k not in ("img_per_s", "time_s")} for line in losses[name]] == first
+        for part in ("generator", "discriminator"):
+            for key, value in states["a"][part].items():
+                assert torch.equal(value, states[name][part][key]), f"run {name}: {part}.{key}"
