@@ -12,6 +12,7 @@ computation; a user's own MKL_CBWR is kept.
 """
 import ctypes
 import os
+import warnings
 from pathlib import Path
 
 import torch
@@ -56,4 +57,11 @@ def reproducible_mkl() -> str | None:
         auto = mkl.mkl_serv_cbwr_get_auto_branch()  # what MKL would dispatch to; reading it does not fix the mode
         if auto >= BRANCHES["AVX2"]:
             os.environ["MKL_CBWR"] = "AVX2,STRICT"  # child processes (torchrun's, a sweep's) inherit it
+            if strict_mkl_branch() is None:
+                warnings.warn(TOO_LATE, stacklevel=2)
     return strict_mkl_branch()
+
+
+TOO_LATE = ("MKL already ran in this process, so it keeps its default mode: the same --seed may give different runs in "
+            "different processes. For bitwise repeatable CPU runs, call ganforge.determinism.reproducible_mkl() (or set "
+            "MKL_CBWR=AVX2,STRICT) before computing anything.")

@@ -1,6 +1,6 @@
 """A run folder's files, named in this one place. RUN/ holds:
 
-    config.json, run.json                  the run's settings; its device and process count (both rewritten at every start)
+    config.json, run.json                  the run's settings; its device, process count and MKL mode (rewritten at every start)
     metrics.jsonl, diagnostics.jsonl, warnings.jsonl   logs, appended a whole line at a time
     samples/step-NNNNNNNN.png, samples/latest.png      sample grids
     checkpoints/checkpoint-NNNNNNNN.pt, checkpoints/best.pt

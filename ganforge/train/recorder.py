@@ -5,7 +5,8 @@ asks which process it is in.
 Files (appended one JSON line at a time, so a reader such as `ganforge watch` sees whole lines or nothing new):
 metrics.jsonl (losses, accuracies, lr_g, img_per_s, time_s), diagnostics.jsonl (diversity, mode coverage),
 warnings.jsonl (each diagnosis or rollback message with its step), samples/step-NNNNNNNN.png and latest.png,
-config.json and run.json (device, processes) at every start."""
+config.json and run.json (device, processes, MKL's strict branch: None where its CPU results may vary by process)
+at every start."""
 import json
 import math
 import sys
@@ -19,6 +20,7 @@ from ..config import Config
 from .. import run_folder as folder
 from ..run_folder import append_row, read_log
 from ..data.sampler import to_training_tensor
+from ..determinism import strict_mkl_branch
 from ..metrics.features import SHAPES, load_space, space_of
 from ..viz import save_grid
 from .diagnosis import ConsoleThrottle, TrainingMonitor, diversity
@@ -38,7 +40,8 @@ class RunRecorder:
         if not enabled:
             return
         folder.write_config(self.run_dir, config)
-        (self.run_dir / folder.RUN_INFO).write_text(json.dumps({"device": str(device), "processes": processes}) + "\n")
+        info = {"device": str(device), "processes": processes, "mkl_strict_branch": strict_mkl_branch()}
+        (self.run_dir / folder.RUN_INFO).write_text(json.dumps(info) + "\n")
         self.tensorboard = _TensorBoard(self.run_dir / "tensorboard")
         self.live_checks = _LiveChecks(config, images, device) if config.train.diagnose_every else None
         self.monitor = TrainingMonitor(config=config)

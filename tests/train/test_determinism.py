@@ -26,20 +26,22 @@ def _environment_without_mkl_settings() -> dict:
     return {k: v for k, v in os.environ.items() if k != "MKL_CBWR"}
 
 
-def _mkl_mode(before: str = "") -> list[str]:
+def _mkl_mode(before: str = "") -> tuple[list[str], str]:
     done = subprocess.run([sys.executable, "-c", MKL_MODE.format(before=before)], env=_environment_without_mkl_settings(),
                           capture_output=True, text=True, check=True)
-    return done.stdout.split()
+    return done.stdout.split(), done.stderr
 
 
 def test_mkl_takes_strict_mode_only_when_set_before_it_first_runs():
     if not torch.backends.mkl.is_available():
         pytest.skip("this PyTorch has no MKL")
-    first = _mkl_mode()
+    first, said = _mkl_mode()
     if first == ["None", "True", "None"]:
         pytest.skip("this CPU has no AVX2: MKL has no strict mode for it")
-    assert first == ["AVX2", "True", "AVX2"]
-    assert _mkl_mode(before="torch.ones(8, 8) @ torch.ones(8, 8)") == ["None", "True", "None"]
+    assert first == ["AVX2", "True", "AVX2"] and "MKL already ran" not in said
+    late, said = _mkl_mode(before="torch.ones(8, 8) @ torch.ones(8, 8)")
+    assert late == ["None", "True", "None"]
+    assert "MKL already ran in this process" in said  # a library user who computed first is told, not left to find out
 
 
 def test_four_fresh_processes_beside_a_busy_core_train_bitwise_the_same_run(tmp_path):
@@ -54,6 +56,8 @@ def test_four_fresh_processes_beside_a_busy_core_train_bitwise_the_same_run(tmp_
     losses = {name: (tmp_path / name / "metrics.jsonl").read_text().splitlines() for name in "abcd"}
     first = [{k: v for k, v in json.loads(line).items() if k not in ("img_per_s", "time_s")} for line in losses["a"]]
     states = {name: ckpt.load_checkpoint(tmp_path / name) for name in "abcd"}
+    if _mkl_mode()[0][0] == "AVX2":  # the run says which mode it ran in
+        assert json.loads((tmp_path / "a" / "run.json").read_text())["mkl_strict_branch"] == "AVX2"
     for name in "bcd":
         assert [{k: v for k, v in json.loads(line).items() if k not in ("img_per_s", "time_s")} for line in losses[name]] == first
         for part in ("generator", "discriminator"):
