@@ -11,10 +11,10 @@ counted. Runs one after another in one process, so every recipe gets the same ma
 import argparse
 import json
 import multiprocessing
-import platform
 import time
 from pathlib import Path
 
+from ganforge.bench.machine import cpu_name
 from ganforge.config import load_config
 from ganforge.metrics.evaluate import evaluate
 from ganforge.train.loop import train
@@ -106,7 +106,7 @@ def main() -> None:
     args = parser.parse_args()
     out = Path(args.out)
     extra = dict(item.split("=", 1) for item in args.set)
-    print(f"shapes 32 px, {args.minutes:g} min of training per run, {args.samples} samples scored; {platform.processor() or platform.machine()}, "
+    print(f"shapes 32 px, {args.minutes:g} min of training per run, {args.samples} samples scored; {cpu_name()}, "
           f"{multiprocessing.cpu_count()} cores" + (f"; with {', '.join(args.set)}" if args.set else ""), flush=True)
     rows = []
     for seed in (int(s) for s in args.seeds.split(",")):

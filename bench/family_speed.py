@@ -8,11 +8,11 @@ lazy R1 + R2, EMA), at 32, 64 and 128 px, fp32 and bf16, side by side in one pro
 """
 import argparse
 import multiprocessing
-import platform
 import time
 
 import torch
 
+from ganforge.bench.machine import cpu_name
 from ganforge.config import load_config
 from ganforge.train.build import PROCEDURES, build_gan, resolve_device
 
@@ -60,7 +60,7 @@ def main() -> None:
         preset, _, sets = spec.partition(":")
         recipes[name] = (preset, dict(s.split("=", 1) for s in sets.split(",") if s))
     device = resolve_device(args.device)
-    where = torch.cuda.get_device_name(device) if device.type == "cuda" else f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads of {multiprocessing.cpu_count()} cores"
+    where = torch.cuda.get_device_name(device) if device.type == "cuda" else f"{cpu_name()}, {torch.get_num_threads()} threads of {multiprocessing.cpu_count()} cores"
     print(f"images/s at batch {args.batch}, {args.seconds:g} s per cell, on {where}")
     amps = args.amp.split(",")
     print("| recipe | resolution | " + " | ".join(amps) + " |\n|---|---|" + "---|" * len(amps))

@@ -12,9 +12,10 @@ has cores.
 import argparse
 import multiprocessing
 import os
-import platform
 import time
 from pathlib import Path
+
+from ganforge.bench.machine import cpu_name
 
 
 def run_one(name: str, preset: str, settings: dict, data: str, resolution: int, minutes: float, batch: int, seed: int,
@@ -38,17 +39,6 @@ def run_one(name: str, preset: str, settings: dict, data: str, resolution: int, 
         row.update(modes=scores["modes_covered"], high_quality=scores["high_quality"], reverse_kl=scores["reverse_kl"],
                    fd=scores["fd_shapes"], by_shape=scores.get("shape_modes_covered"))
     return row
-
-
-def machine() -> str:
-    """The CPU's model name (platform.processor() is empty on Linux), and its flags that set bf16's speed."""
-    try:
-        info = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return platform.processor() or platform.machine()
-    name = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")), platform.machine())
-    flags = [f for f in ("avx512_bf16", "amx_bf16") if f" {f}" in info]
-    return name + (f" ({', '.join(flags)})" if flags else "")
 
 
 def table(rows: list[dict], shapes: bool) -> str:
@@ -85,7 +75,7 @@ def main() -> None:
         jobs.append((recipe[0], recipe[1], settings, args.data, args.resolution, args.minutes, args.batch_size, args.seed,
                      args.samples, Path(args.out)))
     print(f"{args.data} at {args.resolution} px, {args.minutes:g} minutes of training each, {len(jobs)} recipes at once, one thread "
-          f"each, seed {args.seed}; {machine()}, {os.cpu_count()} cores", flush=True)
+          f"each, seed {args.seed}; {cpu_name()}, {os.cpu_count()} cores", flush=True)
     with multiprocessing.get_context("spawn").Pool(len(jobs)) as pool:
         rows = pool.starmap(run_one, jobs)
     for row in rows:

@@ -4,9 +4,9 @@ import base64
 import html
 import io
 import json
-import platform
 from pathlib import Path
 
+from .machine import cpu_name
 from .study import Budget, Interval, Variant, interval
 
 PROBLEMS = ("instability", "mode collapse", "sensitivity")
@@ -195,7 +195,7 @@ def budget_line(budget: Budget, datasets: list[str]) -> str:
 def write_study(out: Path, budget: Budget, chosen: list[Variant], results: dict) -> Path:
     said = answers(chosen, results, budget)
     datasets = [d for d in budget.datasets if any(key[0] == d for key in results)]
-    header = (f"Budget: {budget_line(budget, datasets)}; one CPU thread per run; {platform.processor() or platform.machine()}. "
+    header = (f"Budget: {budget_line(budget, datasets)}; one CPU thread per run; {cpu_name()}. "
               "Mean ± 95% confidence interval (Student's t) over seeds; a difference is named only where the intervals do not overlap.")
     md = ["# The seed study", "", header, "", *[f"- **{p}**: {said[p].split(': ', 1)[1]}" for p in PROBLEMS], ""]
     for data in datasets:
