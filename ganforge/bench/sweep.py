@@ -77,6 +77,17 @@ def _draw(space: str, count: int, stream_seed: int) -> list[Point]:
     return points
 
 
+def _plan(space: str, trials: int, jobs: int, seed: int) -> list[Point]:
+    """A sweep's first `trials` points: `jobs` random streams, each read in order. A larger --trials reads every
+    stream further, so it keeps the points before; a killed sweep, rerun, finds the points it had not finished."""
+    shares = [trials // jobs + (k < trials % jobs) for k in range(min(jobs, trials))]
+    return [point for k, share in enumerate(shares) for point in _draw(space, share, seed * 1_000_003 + k)]
+
+
+def _key(params: dict, training_seed: int) -> tuple:
+    return tuple(sorted(params.items())), training_seed
+
+
 def _train_point(preset: str, dataset: str, iterations: int, point: Point, overrides: dict) -> dict:
     """One trial's toy2d run (one CPU thread); returns what the study stores with it."""
     p = point.params
@@ -131,11 +142,8 @@ def run_sweep(presets: list[str], dataset: str, trials: int, iterations: int, st
         if needed > 0:
             log(f"{_label(preset, overrides)}: {len(finished)} trials stored, running {needed} more ({iterations} iterations each"
                 f"{f', {jobs} processes' if jobs > 1 else ''})")
-            # The points come from `jobs` random streams, each seeded by the trials already stored, so a resumed
-            # search does not draw its first trials' hyperparameters again.
-            shares = [needed // jobs + (k < needed % jobs) for k in range(min(jobs, needed))]
-            points = [point for k, share in enumerate(shares)
-                      for point in _draw(space, share, seed * 1_000_003 + len(study.trials) * 1009 + k)]
+            stored = {_key(t.params, t.user_attrs["training_seed"]) for t in finished}
+            points = [p for p in _plan(space, trials, jobs, seed) if _key(p.params, p.training_seed) not in stored][:needed]
             points.sort(key=lambda point: -point.params["batch"])
             runs = [(preset, dataset, iterations, point, overrides) for point in points]
             with multiprocessing.get_context("spawn").Pool(min(jobs, len(runs))) if jobs > 1 else contextlib.nullcontext() as pool:

@@ -60,6 +60,37 @@ def test_parallel_workers_share_the_trials_and_a_resumed_search_draws_new_points
     assert pairs(finished[:3]) == points(_draw("goal", 2, 0) + _draw("goal", 1, 1)) != points(_draw("goal", 3, 0))
 
 
+def test_a_killed_sweep_rerun_finishes_the_points_it_had_not_run(tmp_path, monkeypatch):
+    import optuna
+
+    import ganforge.bench.sweep as sweep
+
+    def run(out, trials=4):
+        sweep.run_sweep(["seed"], "ring", trials=trials, iterations=2, storage=out / "sweep.db", out_dir=out, log=lambda _: None)
+        study = optuna.load_study(study_name="seed-ring-goal-2", storage=f"sqlite:///{out / 'sweep.db'}")
+        return {sweep._key(t.params, t.user_attrs["training_seed"]) for t in study.trials}
+
+    uninterrupted = run(tmp_path / "whole")
+    real, calls = sweep._train_point_star, []
+
+    def killed_after_two(job):
+        if len(calls) == 2:
+            raise KeyboardInterrupt  # the sweep is killed while its third trial trains
+        calls.append(job)
+        return real(job)
+
+    monkeypatch.setattr(sweep, "_train_point_star", killed_after_two)
+    try:
+        run(tmp_path / "killed")
+    except KeyboardInterrupt:
+        pass
+    monkeypatch.setattr(sweep, "_train_point_star", real)
+    assert len(run_stored := run(tmp_path / "killed")) == 4 and run_stored == uninterrupted
+    # A larger --trials reads each worker's stream further: it keeps every point of the smaller sweep.
+    plan = lambda trials: {sweep._key(p.params, p.training_seed) for p in sweep._plan("goal", trials, 2, 0)}  # noqa: E731
+    assert plan(4) < plan(7) and len(plan(7)) == 7
+
+
 def test_drawn_points_are_optunas_own_draws_and_run_largest_batch_first(tmp_path):
     import optuna
 
