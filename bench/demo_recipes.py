@@ -22,23 +22,32 @@ from ganforge.train.loop import train
 # What every row shares (the Makefile's `demo` run), then each recipe's own settings.
 DEMO = {"model.resolution": 32, "train.batch_size": 64, "train.iterations": 30000, "optim.lr_decay": 0.3, "train.sample_every": 500,
         "train.checkpoint_every": 2000, "train.best_every": 1000}
-# Recipes named after an earlier preset keep the settings it had then (beta2 0.999 before screen W).
+# Recipes named after an earlier preset keep the settings it had then (beta2 0.999 before screen W, no full-resolution
+# layer in G before screen X).
+BEFORE_X = {"model.dcgan.full_res_channels": 0}
 RECIPES = {
     "demo": ("demo", {"train.batch_size": 32, "optim.lr_decay": 0.0}),  # the Makefile's: the demo preset
+    # the preset before screen X (docs/results.md): G's last doubling makes RGB itself, no layer at full resolution
+    "demo-no-full-res": ("demo", {"train.batch_size": 32, "optim.lr_decay": 0.0, **BEFORE_X}),
+    # screen X's wider full-resolution layer: 32 channels instead of the preset's 16
+    "demo-full-res-32": ("demo", {"train.batch_size": 32, "optim.lr_decay": 0.0, "model.dcgan.full_res_channels": 32}),
     # the preset before its rates doubled (docs/results.md, screen V): G 2e-4, D 1e-4
-    "demo-slow": ("demo", {"train.batch_size": 32, "optim.lr_decay": 0.0, "optim.lr_g": 2e-4, "optim.lr_d": 1e-4, "optim.beta2": 0.999}),
+    "demo-slow": ("demo", {"train.batch_size": 32, "optim.lr_decay": 0.0, "optim.lr_g": 2e-4, "optim.lr_d": 1e-4, "optim.beta2": 0.999,
+                           **BEFORE_X}),
     # the preset before screen W (docs/results.md): Adam's beta2 at 0.999 instead of StyleGAN's 0.99
-    "demo-beta2-0.999": ("demo", {"train.batch_size": 32, "optim.lr_decay": 0.0, "optim.beta2": 0.999}),
+    "demo-beta2-0.999": ("demo", {"train.batch_size": 32, "optim.lr_decay": 0.0, "optim.beta2": 0.999, **BEFORE_X}),
     # the preset's rates tripled instead (screen V in docs/results.md: past the edge at this budget)
-    "demo-faster": ("demo", {"optim.beta2": 0.999, "train.batch_size": 32, "optim.lr_decay": 0.0, "optim.lr_g": 6e-4, "optim.lr_d": 3e-4}),
+    "demo-faster": ("demo", {"optim.beta2": 0.999, "train.batch_size": 32, "optim.lr_decay": 0.0, "optim.lr_g": 6e-4, "optim.lr_d": 3e-4,
+                             **BEFORE_X}),
     # the preset before screen O: G's doublings as Radford et al.'s transposed convolutions, G 2e-4, D 1e-4
     "demo-transposed": ("demo", {"optim.beta2": 0.999, "train.batch_size": 32, "optim.lr_decay": 0.0, "model.dcgan.upsample": "transposed",
-                                 "optim.lr_g": 2e-4, "optim.lr_d": 1e-4}),
+                                 "optim.lr_g": 2e-4, "optim.lr_d": 1e-4, **BEFORE_X}),
     # G's rate doubled alone, D at 1e-4 (screen R in docs/results.md)
-    "demo-fast-g": ("demo", {"optim.beta2": 0.999, "train.batch_size": 32, "optim.lr_decay": 0.0, "optim.lr_g": 4e-4, "optim.lr_d": 1e-4}),
+    "demo-fast-g": ("demo", {"optim.beta2": 0.999, "train.batch_size": 32, "optim.lr_decay": 0.0, "optim.lr_g": 4e-4, "optim.lr_d": 1e-4,
+                             **BEFORE_X}),
     # D at half G's width, G 4e-4, D 1e-4, transposed convolutions (screens H and I in docs/results.md)
     "demo-narrow-d": ("demo", {"optim.beta2": 0.999, "train.batch_size": 32, "optim.lr_decay": 0.0, "model.d_width": 16, "optim.lr_g": 4e-4,
-                               "optim.lr_d": 1e-4, "model.dcgan.upsample": "transposed"}),
+                               "optim.lr_d": 1e-4, "model.dcgan.upsample": "transposed", **BEFORE_X}),
     # `make demo` before the demo preset: the seed family at width 16
     "demo-before": ("dcgan", {"model.width": 16, "optim.lr_d": 5e-4, "optim.lr_g": 5e-4, "train.batch_size": 32, "optim.lr_decay": 0.0,
                               "remedies.diffaugment": "translation", "remedies.ema_half_life": 10000.0}),

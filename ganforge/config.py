@@ -32,6 +32,8 @@ class DCGANConfig:
 
     upsample: str = "transposed"  # G's doublings: transposed (Radford et al.'s 4x4 stride-2) or nearest (2x nearest
     # upsampling then a 3x3 convolution, at the same cost: no checkerboard pattern)
+    full_res_channels: int = 0  # 0: G's last doubling makes RGB (the paper's); N: it makes N channels (BN, ReLU) and
+    # a 3x3 convolution makes RGB from them, so that G has one nonlinear layer at the image's own resolution
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,10 @@ image, doubling toward 4x4 up to 8x (the paper's 64 px networks at width 64: 512
 map (Odena, Dumoulin and Olah, "Deconvolution and Checkerboard Artifacts", 2016), at the transposed convolution's
 cost: it is one, with its 4x4 kernel tied to 3x3 free taps (NearestUpsampleConv).
 
+`full_res_channels=N` makes G's last doubling N channels (BN, ReLU) and adds a 3x3 convolution from them to RGB.
+In the paper's G the last doubling makes RGB itself, so every nonlinear layer works at half the image's resolution or
+less; shapes' corners and thin arms are drawn at the image's own.
+
 Against the seed's family at the same cost, every doubling of the resolution is a learned convolution: the
 seed's G at 32 px makes its 16x16 map in one dense layer and has two convolutions after it.
 """
@@ -86,7 +90,8 @@ def _upsampling(kind: str, cin: int, cout: int) -> nn.Module:
 class DCGANGenerator(nn.Module):
     """z (B, latent_dim) -> images (B, 3, resolution, resolution) in [-1, 1]."""
 
-    def __init__(self, latent_dim: int = 100, resolution: int = 64, width: int = 64, upsample: str = "transposed"):
+    def __init__(self, latent_dim: int = 100, resolution: int = 64, width: int = 64, upsample: str = "transposed",
+                 full_res_channels: int = 0):
         super().__init__()
         self.latent_dim = latent_dim
         self.resolution = resolution
@@ -94,7 +99,11 @@ class DCGANGenerator(nn.Module):
         layers = [_init(nn.ConvTranspose2d(latent_dim, widths[0], BASIS, 1, 0, bias=False)), _batch_norm(widths[0]), nn.ReLU()]
         for cin, cout in zip(widths, widths[1:]):
             layers += [_init(_upsampling(upsample, cin, cout)), _batch_norm(cout), nn.ReLU()]
-        layers += [_init(_upsampling(upsample, widths[-1], 3)), nn.Tanh()]
+        last = full_res_channels or 3
+        layers.append(_init(_upsampling(upsample, widths[-1], last)))
+        if full_res_channels:
+            layers += [_batch_norm(last), nn.ReLU(), _init(nn.Conv2d(last, 3, 3, 1, 1, bias=False))]
+        layers.append(nn.Tanh())
         self.net = nn.Sequential(*layers)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:

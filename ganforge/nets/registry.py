@@ -77,6 +77,8 @@ def _dcgan_check(config) -> None:
     dcgan_widths(config.model.resolution, d_width(config))
     if config.model.dcgan.upsample not in UPSAMPLING:
         raise ValueError(f"model.dcgan.upsample = {config.model.dcgan.upsample!r} is not one of {', '.join(UPSAMPLING)}")
+    if config.model.dcgan.full_res_channels < 0:
+        raise ValueError(f"model.dcgan.full_res_channels must be 0 (none) or more, not {config.model.dcgan.full_res_channels}")
 
 
 FAMILIES = {
@@ -92,7 +94,8 @@ FAMILIES = {
     ),  # the seed's DCGAN-style pair (5x5 convolutions, Keras BatchNorm, dense heads); model.width scales it, model.seed.*
     # switches the seed's own choices (the seed study)
     "dcgan": Family(
-        generator=lambda c: DCGANGenerator(c.model.latent_dim, c.model.resolution, c.model.width, c.model.dcgan.upsample),
+        generator=lambda c: DCGANGenerator(c.model.latent_dim, c.model.resolution, c.model.width, c.model.dcgan.upsample,
+                                           c.model.dcgan.full_res_channels),
         discriminator=lambda c: DCGANDiscriminator(c.model.resolution, pack=c.remedies.pack, minibatch_std=c.remedies.minibatch_std,
                                                    width=d_width(c)),
         check=_dcgan_check,

@@ -211,3 +211,34 @@ def test_dcgan_nearest_upsampling_is_upsample_then_conv3x3_and_exports(tmp_path)
         expected = ours_g(torch.from_numpy(z)).numpy()
     session = ort.InferenceSession(str(tmp_path / "generator.onnx"))
     np.testing.assert_allclose(session.run(["images"], {"z": z})[0], expected, rtol=0, atol=1e-5)
+
+
+def test_dcgan_full_res_channels_adds_one_conv3x3_at_the_images_resolution(tmp_path):
+    """model.dcgan.full_res_channels = N: G's last doubling makes N channels (BN, ReLU) at the image's resolution and one
+    3x3 convolution makes RGB from them; 0 is the paper's G, unchanged; a run saved with it loads and exports."""
+    seen = {}
+    paper = build_generator(_config("dcgan", **{"model.dcgan.upsample": "nearest"}))
+    config = _config("dcgan", **{"model.dcgan.upsample": "nearest", "model.dcgan.full_res_channels": 5})
+    generator = build_generator(config)
+    assert not any(type(m) is torch.nn.Conv2d for m in paper.modules())
+    (to_rgb,) = [m for m in generator.modules() if type(m) is torch.nn.Conv2d]
+    assert (to_rgb.in_channels, to_rgb.out_channels, to_rgb.kernel_size, to_rgb.padding) == (5, 3, (3, 3), (1, 1))
+    to_rgb.register_forward_hook(lambda module, inputs, output: seen.update(inputs=inputs[0].shape))
+    images = generator(torch.randn(4, 8))
+    assert seen["inputs"] == (4, 5, 32, 32) and images.shape == (4, 3, 32, 32) and images.abs().max() <= 1
+    # the last doubling's 8 -> 5 taps instead of 8 -> 3, one BN (scale, offset, two moving statistics), the 3x3 to RGB
+    assert count_parameters(generator) - count_parameters(paper) == (5 - 3) * 8 * 9 + 4 * 5 + 5 * 3 * 9
+    with pytest.raises(GanforgeError, match="model.dcgan.full_res_channels must be 0"):
+        check_choices(_config("dcgan", **{"model.dcgan.full_res_channels": -1}))
+
+    ort = require_module("onnxruntime")
+    run = tmp_path / "run"
+    train(_config("dcgan", **{"model.dcgan.full_res_channels": 5, "train.iterations": 2}), run, progress=False, log=lambda *_: None)
+    ours_g, saved, _ = load_generator(run)
+    assert saved.model.dcgan.full_res_channels == 5
+    assert main(["export", str(run), "--format", "onnx", "--out", str(tmp_path)]) == 0
+    z = np.random.default_rng(0).standard_normal((3, 8)).astype(np.float32)
+    with torch.no_grad():
+        expected = ours_g(torch.from_numpy(z)).numpy()
+    session = ort.InferenceSession(str(tmp_path / "generator.onnx"))
+    np.testing.assert_allclose(session.run(["images"], {"z": z})[0], expected, rtol=0, atol=1e-5)
