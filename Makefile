@@ -17,7 +17,7 @@ $(VENV)/.installed: pyproject.toml
 install: $(VENV)/.installed
 
 # The demo's recipe is the `demo` preset (ganforge/presets.toml; bench/demo_recipes.py measures it against the others):
-# the dcgan family at width 32 with nearest upsampling in G, batch 32, 4.5 minutes of training (the time limit ends it, not --iterations).
+# the dcgan family at width 32 with nearest upsampling and a full-resolution layer in G, batch 32, 4.5 minutes of training (the time limit ends it, not --iterations).
 demo: install
 	$(PY) -m ganforge train --data shapes --preset demo --resolution 32 --batch-size 32 --iterations 30000 \
 		--set train.amp=auto --set train.max_minutes=4.5 --sample-every 500 --checkpoint-every 2000 --set train.best_every=1000 \
