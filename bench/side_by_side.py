@@ -1,10 +1,14 @@
 """Recipes side by side: each trains at the same time as the others, one CPU thread each, for the same minutes on the
 same data, so that every recipe gets the same machine under the same load. On `shapes` each run is scored by the
-shipped classifier; elsewhere (a folder, emoji) FID needs Inception's weights, so the table names the sample grids
-to look at instead.
+shipped classifier. Elsewhere (a folder, emoji) each run is scored after all have trained, with every core, by FID and
+KID on Inception's features (StyleGAN2-ADA's convention), with precision and recall beside them (a generator that
+copies its training images scores high precision and low recall); the real images' two halves against each other give
+the floor.
 
     python bench/side_by_side.py --data shapes --resolution 64 --minutes 30 \\
         --recipe stable-w16 stable model.width=16 --recipe demo demo [--seed 0] [--samples 10000] [--out runs/side]
+    python bench/side_by_side.py --data emoji --resolution 64 --minutes 10 --samples 3926 \\
+        --recipe demo demo --recipe stable-w16 stable model.width=16
 
 A recipe is NAME PRESET [KEY=VALUE ...]: a preset and the settings laid over it. Use as many recipes as the machine
 has cores.
@@ -33,7 +37,8 @@ def run_one(name: str, preset: str, settings: dict, data: str, resolution: int, 
     started = time.perf_counter()
     run = train(load_config(preset, overrides=overrides), out / name, progress=False, log=lambda *_: None)
     row = {"recipe": name, "preset": preset, "settings": settings, "iterations": run.step,
-           "minutes": round((time.perf_counter() - started) / 60, 1), "grid": str(run.sample_grid)}
+           "minutes": round((time.perf_counter() - started) / 60, 1), "grid": str(run.sample_grid),
+           "checkpoint": str(run.last_checkpoint)}
     if data == "shapes":
         scores = evaluate(run.last_checkpoint, "shapes", ["modes", "fd"], samples, log=lambda *_: None)
         row.update(modes=scores["modes_covered"], high_quality=scores["high_quality"], reverse_kl=scores["reverse_kl"],
@@ -41,8 +46,35 @@ def run_one(name: str, preset: str, settings: dict, data: str, resolution: int, 
     return row
 
 
+def score_on_inception(rows: list[dict], data: str, resolution: int, samples: int) -> dict:
+    """FID, KID, precision and recall of each run's last checkpoint, and the real images' halves against each other."""
+    import numpy as np
+
+    from ganforge.config import DataConfig
+    from ganforge.data import load_images
+    from ganforge.data.sampler import to_training_tensor
+    from ganforge.metrics import frechet_distance_from_features, kernel_inception_distance
+    from ganforge.metrics.evaluate import evaluate
+    from ganforge.metrics.features import INCEPTION, load_space
+
+    quiet = lambda *_: None  # noqa: E731
+    for row in rows:
+        scores = evaluate(row["checkpoint"], data, ["fid", "kid", "pr"], samples, log=quiet)
+        row.update(fid=scores["fid"], kid=scores["kid"], precision=scores["precision"], recall=scores["recall"],
+                   samples=scores["samples"], real_samples=scores["real_samples"])
+    real = np.asarray(load_images(DataConfig(source=data), resolution, log=quiet).pixels)
+    half = len(real) // 2
+    shuffled = real[np.random.default_rng(0).permutation(len(real))]
+    space = load_space(INCEPTION, "cpu", progress=True)
+    first, second = (space.embed(to_training_tensor(part))[0] for part in (shuffled[:half], shuffled[half:2 * half]))
+    return {"fid": frechet_distance_from_features(first, second), "samples": half,
+            "kid": kernel_inception_distance(first, second, subsets=50, subset_size=min(1000, half))[0]}
+
+
 def table(rows: list[dict], shapes: bool) -> str:
-    head = "| recipe | preset + settings | iterations |" + (" modes | high quality | reverse KL | fd_shapes | modes by shape |" if shapes else " grid |")
+    inception = "fid" in rows[0]
+    head = "| recipe | preset + settings | iterations |" + (" modes | high quality | reverse KL | fd_shapes | modes by shape |" if shapes else
+                                                          " FID | KID x 1000 | precision | recall | grid |" if inception else " grid |")
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for r in rows:
         what = r["preset"] + "".join(f", {k}={v}" for k, v in r["settings"].items())
@@ -50,6 +82,8 @@ def table(rows: list[dict], shapes: bool) -> str:
         if shapes:
             by_shape = ", ".join(f"{shape} {n}" for shape, n in (r["by_shape"] or {}).items())
             line += f" {r['modes']}/120 | {100 * r['high_quality']:.1f}% | {r['reverse_kl']:.3f} | {r['fd']:.0f} | {by_shape} |"
+        elif inception:
+            line += f" {r['fid']:.1f} | {1000 * r['kid']:.1f} | {r['precision']:.3f} | {r['recall']:.3f} | {r['grid']} |"
         else:
             line += f" {r['grid']} |"
         lines.append(line)
@@ -64,7 +98,7 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=30.0)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--samples", type=int, default=10000, help="samples scored per run (shapes)")
+    parser.add_argument("--samples", type=int, default=10000, help="samples scored per run, against as many real images")
     parser.add_argument("--out", default="runs/side-by-side")
     args = parser.parse_args()
     jobs = []
@@ -78,9 +112,15 @@ def main() -> None:
           f"each, seed {args.seed}; {cpu_name()}, {os.cpu_count()} cores", flush=True)
     with multiprocessing.get_context("spawn").Pool(len(jobs)) as pool:
         rows = pool.starmap(run_one, jobs)
+    if args.data != "shapes":
+        floor = score_on_inception(rows, args.data, args.resolution, args.samples)
     for row in rows:
         print(row, flush=True)
     print(table(rows, args.data == "shapes"))
+    if args.data != "shapes":
+        print(f"\nreal floor: the real images' two halves, {floor['samples']} against {floor['samples']}: FID {floor['fid']:.1f}, "
+              f"KID x 1000 {1000 * floor['kid']:.1f}. FID: Inception-v3 2015-12-05, StyleGAN2-ADA's convention; "
+              f"each run's {rows[0]['samples']} samples against {rows[0]['real_samples']} real images")
 
 
 if __name__ == "__main__":

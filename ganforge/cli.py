@@ -1,5 +1,6 @@
 """The command line: parsing only. Each command calls one function of the package."""
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -43,7 +44,8 @@ def _parser() -> argparse.ArgumentParser:
 
     train = commands.add_parser("train", help="train a GAN (rerun the same command to resume)")
     train.add_argument("--data", help="a folder of images, a .zip, or a built-in dataset: shapes (default), emoji")
-    train.add_argument("--preset", default="seed", help="named settings (see `ganforge presets`); default: seed")
+    train.add_argument("--preset", help="named settings (see `ganforge presets`); default: demo, the best measured "
+                       "(seed: the seed's GAN exactly)")
     train.add_argument("--config", help="a TOML or JSON file of settings laid over the preset")
     train.add_argument("--out", required=True, help="run folder; an existing run there is resumed")
     train.add_argument("--resolution", type=int, help="32, 64, 128 (the seed's) or 256")
@@ -191,7 +193,14 @@ def cmd_train(args) -> None:
     from .train.loop import train
     from .web.report import write_report
 
-    config = load_config(args.preset, args.config, _overrides(args))
+    from .config import DEFAULT_PRESET
+
+    preset = args.preset or DEFAULT_PRESET
+    config = load_config(preset, args.config, _overrides(args))
+    if os.environ.get("RANK", "0") == "0":  # under torchrun, the first process talks
+        print(f"preset {preset}" + (" (the seed's GAN exactly)" if preset == "seed" else
+                                    "" if args.preset else " (the default: the best measured on real images; "
+                                    "--preset seed is the seed's GAN exactly)"), flush=True)
     started = time.perf_counter()
     result = train(config, args.out, progress=not args.no_progress)
     if not result.main_process:
@@ -290,7 +299,7 @@ def cmd_import_keras(args) -> None:
     generator = generator_from_keras(load_keras_model(args.generator))
     discriminator = discriminator_from_keras(load_keras_model(args.discriminator)) if args.discriminator else None
     path = save_imported_run(Path(args.out), generator, discriminator)
-    print(f"wrote {path}; `ganforge generate --checkpoint {args.out}` samples from it, `ganforge train --out {args.out} ...` goes on training it")
+    print(f"wrote {path}; `ganforge generate --checkpoint {args.out}` samples from it, `ganforge train --preset seed --out {args.out} ...` goes on training it with the seed's recipe")
 
 
 def cmd_eval(args) -> None:

@@ -111,8 +111,40 @@ def test_import_keras_then_generate_then_train_on(tmp_path, capsys):
     assert code == 0, err
     code, _, _ = _run(["generate", "--checkpoint", run, "-n", "2", "--out", str(tmp_path / "gen")], capsys)
     assert code == 0 and len(list((tmp_path / "gen").glob("*.png"))) == 2
-    code, out, err = _run(["train", "--out", run, "--resolution", "128", "--batch-size", "2", "--iterations", "1", "--set", "data.shapes_size=4", "--no-progress"], capsys)
+    code, out, err = _run(["train", "--preset", "seed", "--out", run, "--resolution", "128", "--batch-size", "2", "--iterations", "1", "--set", "data.shapes_size=4", "--no-progress"], capsys)
     assert code == 0, err
     assert "from step 0" in out
     code, _, err = _run(["import-keras", "--generator", str(tmp_path / "missing.h5"), "--out", str(tmp_path / "x")], capsys)
     assert code == 2 and "missing.h5: no such file" in err
+
+
+def test_train_without_a_preset_runs_the_default_and_says_so(tmp_path, capsys):
+    from ganforge.config import DEFAULT_PRESET, load_config
+
+    code, out, err = _run(["train", "--out", str(tmp_path / "run"), *TINY], capsys)
+    assert code == 0 and DEFAULT_PRESET != "seed"
+    assert out.splitlines()[0].startswith(f"preset {DEFAULT_PRESET} (the default") and "--preset seed is the seed's GAN exactly" in out
+    assert "device cpu" in out and "precision float32 (train.amp=off)" in out
+    import json
+
+    saved = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert saved["model"]["arch"] == load_config(DEFAULT_PRESET).model.arch != load_config("seed").model.arch
+
+
+def test_the_first_estimate_says_how_long_and_how_to_bound_it(monkeypatch):
+    from ganforge.train import time_limit
+
+    clock = iter(range(100))  # one second per call: one per iteration
+    monkeypatch.setattr(time_limit.time, "perf_counter", lambda: float(next(clock)))
+    said = []
+    estimate = time_limit.FirstEstimate(10_000, 0, 0.0, said.append, warmup=3, measure=20)
+    for step in range(1, 30):
+        estimate.update(step)
+    # timed from iteration 3 to 23: 20 iterations in 20 s, so 9,977 left take 9,977 s = 2.8 h
+    assert said == ["1.0 iterations/s: the 10,000 iterations asked for end in about 2.8 h; to bound it, add "
+                    "--set train.max_minutes=MINUTES (the same command later goes on from there)"]
+    said.clear()
+    bounded = time_limit.FirstEstimate(10_000, 0, 30.0, said.append, warmup=3, measure=20)
+    for step in range(1, 30):
+        bounded.update(step)
+    assert said[0].endswith("2.8 h, but train.max_minutes=30 stops the run first")

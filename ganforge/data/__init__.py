@@ -1,4 +1,5 @@
 """Training data: a folder or .zip of images, or a built-in dataset, as one uint8 array in memory."""
+import multiprocessing
 import os
 import sys
 from dataclasses import dataclass
@@ -123,6 +124,8 @@ def _load_files(source: Path, resolution: int, cache_dir: Path, workers: int, lo
 def _decode_all(items: list, workers: int, source: Path) -> tuple[list[np.ndarray], list[tuple[str, str]]]:
     """Decode in parallel worker processes; keep the input order so a dataset is the same on every run."""
     workers = workers or os.cpu_count() or 1
+    if multiprocessing.current_process().daemon:
+        workers = 1  # a daemonic process (a multiprocessing.Pool's worker) may not start processes of its own
     progress = dict(total=len(items), desc="decoding", unit="img", disable=not sys.stderr.isatty() or len(items) < 64)
     if workers > 1 and len(items) >= 64:
         # An executor, not multiprocessing.Pool: a worker that dies (the out-of-memory killer) breaks it with an

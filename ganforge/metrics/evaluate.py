@@ -172,11 +172,14 @@ def score(fake_pixels: np.ndarray, source: str, metrics: tuple, count: int, devi
     labels = real_set.labels[:count] if real_set.labels is not None else None
     features = {}
     for name in _spaces(source, metrics):
-        space = load_space(name, device, inception_weights)
-        (real, real_probabilities), (fake, fake_probabilities) = space.embed(real_images), space.embed(fake_images)
+        space = load_space(name, device, inception_weights, progress=True)
+        real, real_probabilities = space.embed_real(real_set.pixels[:count], real_images, log=log)
+        fake, fake_probabilities = space.embed(fake_images)
         features[name] = Features(space, real, fake, real_probabilities, fake_probabilities, count, labels)
     if SHAPES in features:
         results["features"] = "shapes classifier (128-d)"
+    if INCEPTION in features:
+        results["fid_features"] = features[INCEPTION].space.description
     for name, metric in METRICS.items():
         if name in metrics:
             results.update(metric.compute(features[metric.space or space_of(source)]))

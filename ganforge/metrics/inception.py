@@ -1,24 +1,33 @@
-"""Inception-v3 as FID defines it: the network and weights file pytorch-fid and torch-fidelity use (the
-TensorFlow FID graph of 2015-12-05, ported to PyTorch), so ganforge's FID is comparable with published
-numbers. Written here on plain PyTorch: those libraries need torchvision, which this project avoids.
+"""Inception-v3 as FID defines it (the TensorFlow FID graph of 2015-12-05, as pytorch-fid, torch-fidelity and NVIDIA's
+stylegan3 metrics port it), so ganforge's FID is comparable with published numbers. Written here on plain PyTorch:
+those libraries need torchvision, which this project avoids. Its weights: inception_weights.py.
 
-Differences from the ImageNet Inception-v3 that FID's graph has: 1008 classes; the average pools inside
-the A, C and first E blocks do not count padding; the last E block's pool branch is a max pool. Images
-go in as [-1, 1] tensors at any size; they are resized to 299x299 bilinearly, as pytorch-fid does.
-Features are the 2048-d average pool ("pool3").
+Differences from the ImageNet Inception-v3 that FID's graph has: the average pools inside the A, C and first E blocks
+do not count padding; the last E block's pool branch is a max pool. The network takes 299x299 images in TF's range;
+`to_inception_input` makes them from [-1, 1] images of any size by one of three conventions (CONVENTIONS). Features
+are the 2048-d average pool ("pool3").
 """
-import os
-from pathlib import Path
-
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+from tqdm import tqdm
 
 from ..errors import GanforgeError
+from .inception_weights import WEIGHTS_FILE, find_weights, read_state_dict
 
-WEIGHTS_FILE = "pt_inception-2015-12-05-6726825d.pth"
-WEIGHTS_URL = f"https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/{WEIGHTS_FILE}"
 FEATURES = 2048
+# How an image reaches 299x299 in Inception's input range. clean-fid (Parmar et al., CVPR 2022) shows the choice moves
+# FID by points, so every printed FID names its convention.
+CONVENTIONS = {
+    "stylegan": "StyleGAN2-ADA's: [0, 255] resized bilinearly to 299, then (x - 128) / 128",
+    "pytorch-fid": "pytorch-fid's: [0, 1] resized bilinearly to 299, then 2x - 1",
+    "clean": "clean-fid's: [0, 255] resized by PIL bicubic (in float) to 299, then (x - 128) / 128",
+}
+DEFAULT_CONVENTION = "stylegan"
+
+__all__ = ["CONVENTIONS", "DEFAULT_CONVENTION", "FIDInceptionV3", "WEIGHTS_FILE", "find_weights", "inception_features",
+           "load_inception", "to_inception_input"]
 
 
 class BasicConv2d(nn.Module):
@@ -29,6 +38,16 @@ class BasicConv2d(nn.Module):
 
     def forward(self, x):
         return F.relu(self.bn(self.conv(x)))
+
+    def fold_batchnorm(self) -> None:
+        """Inference only: BN's scale and shift go into the convolution, one pass fewer over every activation."""
+        scale = self.bn.weight / torch.sqrt(self.bn.running_var + self.bn.eps)
+        folded = nn.Conv2d(self.conv.in_channels, self.conv.out_channels, self.conv.kernel_size, self.conv.stride,
+                           self.conv.padding, bias=True)
+        with torch.no_grad():
+            folded.weight.copy_(self.conv.weight * scale[:, None, None, None])
+            folded.bias.copy_(self.bn.bias - self.bn.running_mean * scale)
+        self.conv, self.bn = folded, nn.Identity()
 
 
 def _avg_pool(x):
@@ -144,7 +163,7 @@ class InceptionE(nn.Module):
 
 
 class FIDInceptionV3(nn.Module):
-    """images (B, 3, H, W) in [-1, 1] -> pool3 features (B, 2048). Attribute names are the weights file's keys."""
+    """(B, 3, 299, 299) in TF's range -> pool3 features (B, 2048). Attribute names are pytorch-fid's weights file's."""
 
     def __init__(self):
         super().__init__()
@@ -164,11 +183,8 @@ class FIDInceptionV3(nn.Module):
         self.Mixed_7a = InceptionD(768)
         self.Mixed_7b = InceptionE(1280)
         self.Mixed_7c = InceptionE(2048, max_pool=True)
-        self.fc = nn.Linear(2048, 1008)  # in the weights file; not used for features
 
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        # pytorch-fid takes [0, 1] images, resizes them, then maps to [-1, 1]; bilinear resizing commutes with that map.
-        x = F.interpolate(images, size=(299, 299), mode="bilinear", align_corners=False)
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.Conv2d_2b_3x3(self.Conv2d_2a_3x3(self.Conv2d_1a_3x3(x)))
         x = F.max_pool2d(x, 3, stride=2)
         x = self.Conv2d_4a_3x3(self.Conv2d_3b_1x1(x))
@@ -178,49 +194,57 @@ class FIDInceptionV3(nn.Module):
             x = block(x)
         return x.mean(dim=(2, 3))
 
-
-def _hub_cache() -> Path:
-    return Path(torch.hub.get_dir()) / "checkpoints" / WEIGHTS_FILE
-
-
-def find_weights(path: str | Path | None = None, download: bool = True) -> Path:
-    """--inception-weights PATH, else the torch hub cache ($TORCH_HOME/hub/checkpoints), else a download into it."""
-    if path:
-        path = Path(path)
-        if not path.is_file():
-            raise GanforgeError(f"{path}: no such Inception weights file")
-        return path
-    cached = _hub_cache()
-    if cached.is_file():
-        return cached
-    if download and not os.environ.get("GANFORGE_OFFLINE"):
-        try:
-            torch.hub.download_url_to_file(WEIGHTS_URL, str(cached), progress=True)
-            return cached
-        except Exception as exc:  # no internet, proxy, ...: say what to do instead
-            cached.unlink(missing_ok=True)
-            reason = f"the download from {WEIGHTS_URL} failed ({type(exc).__name__}: {exc})"
-    else:
-        reason = "downloads are off"
-    raise GanforgeError(f"FID needs the Inception weights {WEIGHTS_FILE}: {reason}. Download it on a machine with internet "
-                        f"and pass --inception-weights PATH, or put it at {cached}")
+    def fold_batchnorm(self) -> "FIDInceptionV3":
+        for module in list(self.modules()):
+            if isinstance(module, BasicConv2d):
+                module.fold_batchnorm()
+        return self
 
 
-def load_inception(path: str | Path | None = None, device="cpu") -> FIDInceptionV3:
+def load_inception(path=None, device="cpu", fold: bool = True) -> FIDInceptionV3:
+    """The network with the weights find_weights chooses, in eval mode; `fold`: BN folded into the convolutions."""
     weights = find_weights(path)
-    try:
-        state = torch.load(weights, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise GanforgeError(f"{weights}: not a PyTorch weights file ({exc})") from exc
     network = FIDInceptionV3()
+    state = read_state_dict(weights, network.state_dict())
     try:
         network.load_state_dict(state)
     except (RuntimeError, TypeError, AttributeError) as exc:
         raise GanforgeError(f"{weights}: not the FID Inception weights ({str(exc).splitlines()[0]})") from exc
+    network.weights_file = weights
+    if fold:
+        network.fold_batchnorm()
     return network.to(device).eval()
 
 
+def to_inception_input(images: torch.Tensor, convention: str = DEFAULT_CONVENTION) -> torch.Tensor:
+    """(B, 3, H, W) in [-1, 1] -> (B, 3, 299, 299) in Inception's range, by `convention` (CONVENTIONS)."""
+    if convention == "stylegan":  # bilinear resizing commutes with the affine map from [-1, 1] to [0, 255]
+        x = (images.float() + 1) * 127.5
+        return (F.interpolate(x, size=(299, 299), mode="bilinear", align_corners=False) - 128) / 128
+    if convention == "pytorch-fid":
+        x = (images.float() + 1) / 2
+        return 2 * F.interpolate(x, size=(299, 299), mode="bilinear", align_corners=False) - 1
+    if convention == "clean":
+        from PIL import Image
+
+        pixels = ((images.float().cpu() + 1) * 127.5).numpy()
+        resized = np.stack([[np.asarray(Image.fromarray(channel, mode="F").resize((299, 299), Image.BICUBIC))
+                             for channel in image] for image in pixels]).clip(0, 255)
+        return (torch.from_numpy(resized).to(images.device) - 128) / 128
+    raise GanforgeError(f"unknown FID convention {convention!r}; choose from {', '.join(CONVENTIONS)}")
+
+
 @torch.no_grad()
-def inception_features(network: FIDInceptionV3, images: torch.Tensor, device="cpu", batch: int = 50) -> torch.Tensor:
-    """(N, 3, H, W) in [-1, 1] -> (N, 2048) float64 features."""
-    return torch.cat([network(chunk.to(device)).double().cpu() for chunk in images.split(batch)])
+def inception_features(network: FIDInceptionV3, images: torch.Tensor, device="cpu", batch: int = 64,
+                       convention: str = DEFAULT_CONVENTION, bf16: bool = False, progress: bool = False) -> torch.Tensor:
+    """(N, 3, H, W) in [-1, 1] -> (N, 2048) float64 features. `bf16`: autocast where the CPU or GPU has it."""
+    device = torch.device(device)
+    network = network.to(memory_format=torch.channels_last)
+    chunks = []
+    with tqdm(total=len(images), desc="Inception features", unit="img", disable=not progress, leave=False) as bar:
+        for chunk in images.split(batch):
+            x = to_inception_input(chunk.to(device), convention).contiguous(memory_format=torch.channels_last)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+                chunks.append(network(x).double().cpu())
+            bar.update(len(chunk))
+    return torch.cat(chunks)

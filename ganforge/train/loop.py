@@ -26,7 +26,7 @@ from .optim import DecaySchedule, set_learning_rate
 from .recorder import RunRecorder
 from .rollback import Rollbacks
 from .run_state import check_same_experiment, restore_imported_networks, restore_run_state, run_state, saved_schedule
-from .time_limit import fit_to_time, steps_within_time, time_is_up
+from .time_limit import FirstEstimate, fit_to_time, steps_within_time, time_is_up
 
 @dataclass
 class RunResult:
@@ -69,6 +69,8 @@ def train(config: Config, run_dir: str | Path, *, progress: bool = True, log=pri
     checkpoints = _Checkpoints(gan, config, run_dir, noise, world)
     iteration = procedure or PROCEDURES[t.procedure]
     amp_dtype = autocast_dtype(t.amp, device)
+    log(f"device {device}" + (f" ({torch.get_num_threads()} threads)" if device.type == "cpu" else "")
+        + f", precision {'bfloat16 autocast' if amp_dtype is not None else 'float32'} (train.amp={t.amp})")
     last_checkpoint = resume_from or checkpoints.save(step, schedule)  # a fresh run starts with a step-0 checkpoint to roll back to
     rollbacks = Rollbacks(t.max_rollbacks, t.seed)
     grid = None
@@ -76,6 +78,7 @@ def train(config: Config, run_dir: str | Path, *, progress: bool = True, log=pri
                mininterval=0.1 if sys.stderr.isatty() else 30)  # a log file gets a line every 30 s, not a flood
     recorder.console = lambda text: bar.write(text, file=sys.stderr)
     started, started_step = time.perf_counter(), step
+    estimate = FirstEstimate(schedule.end, step, t.max_minutes, recorder.console if progress else log)
     interrupts = DeferredInterrupts()  # Ctrl-C lets the iteration under way finish: no half-stepped checkpoint
     try:
         while step < schedule.end:
@@ -88,6 +91,7 @@ def train(config: Config, run_dir: str | Path, *, progress: bool = True, log=pri
                 stats = iteration(gan, real, z_fake, z_gen, step)
             step += 1
             bar.update(1)
+            estimate.update(step)
 
             # -- A broken state is never logged or saved: back to the last good checkpoint --------------------------
             logging_now = step % t.log_every == 0 or step == schedule.end

