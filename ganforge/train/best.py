@@ -3,7 +3,8 @@ checkpoints/best.pt when the score is the best so far. A run's last iterate is n
 training); `generate`, `eval`, `export` and `report` take `--which best`.
 
 The score is a Fréchet distance, lower is better: on `shapes` in the shipped classifier's feature space
-(fd_shapes, offline), elsewhere FID when the Inception weights are already on disk (never downloaded mid-run).
+(fd_shapes, offline), elsewhere FID when the Inception weights are on disk (make install puts them there; never downloaded mid-run),
+with the real images' features read from the cache when they were embedded before.
 Scoring draws its noise from its own generator and runs G under no_grad, so it changes nothing in the run."""
 import torch
 
@@ -24,7 +25,8 @@ class BestKeeper:
         if not self.enabled:
             return
         self.metric = self.space.fd_key
-        self.real = self.space.embed(to_training_tensor(images.pixels[: self.count]))[0]
+        pixels = images.pixels[: self.count]
+        self.real = self.space.embed_real(pixels, to_training_tensor(pixels), log=log)[0]
         previous = self._previous_best()
         self.best = previous["score"] if previous else float("inf")
 
