@@ -28,7 +28,7 @@ SETTINGS = {
 
 def _torchrun(out, iterations, extra=(), wait=True):
     command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--standalone", "-m", "ganforge",
-               "train", "--out", str(out), "--batch-size", str(PER_RANK_BATCH), "--iterations", str(iterations),
+               "train", "--preset", "seed", "--out", str(out), "--batch-size", str(PER_RANK_BATCH), "--iterations", str(iterations),
                "--checkpoint-every", "2", "--no-progress", *extra]
     for key, value in SETTINGS.items():
         command += ["--set", f"{key}={value}"]
