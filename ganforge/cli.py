@@ -215,7 +215,7 @@ def cmd_train(args) -> None:
 
 def cmd_generate(args) -> None:
     from .sampling.generate import generate
-    from .train.build import resolve_device
+    from .device import resolve_device
 
     if args.timelapse:
         from .sampling.animate import timelapse
@@ -239,7 +239,7 @@ def cmd_generate(args) -> None:
 
 
 def _generator_source(args) -> Path:
-    from .train.checkpoint import resolve_checkpoint
+    from .checkpoint import resolve_checkpoint
 
     if args.model:
         if args.which != "last":
@@ -251,7 +251,7 @@ def _generator_source(args) -> Path:
 def cmd_export(args) -> None:
     from .sampling.export import export
 
-    from .train.checkpoint import resolve_checkpoint
+    from .checkpoint import resolve_checkpoint
 
     path = export(resolve_checkpoint(args.run, args.which), args.format, args.out)
     print(f"wrote {path} ({path.stat().st_size / 2**20:.1f} MiB)")
@@ -281,7 +281,7 @@ def cmd_summary(args) -> None:
 
     from .config import load_config
     from .summary import layer_table
-    from .train.build import build_discriminator, build_generator
+    from .nets.registry import build_discriminator, build_generator
 
     values = {"model.resolution": args.resolution, "model.latent_dim": args.latent_dim}
     config = load_config(args.preset, overrides={**{k: v for k, v in values.items() if v is not None}, **_set_items(args.set)})
@@ -294,7 +294,7 @@ def cmd_summary(args) -> None:
 
 def cmd_import_keras(args) -> None:
     from .interop.keras import discriminator_from_keras, generator_from_keras, load_keras_model
-    from .interop.keras import save_imported_run
+    from .train.run_state import save_imported_run
 
     generator = generator_from_keras(load_keras_model(args.generator))
     discriminator = discriminator_from_keras(load_keras_model(args.discriminator)) if args.discriminator else None
@@ -305,8 +305,8 @@ def cmd_import_keras(args) -> None:
 def cmd_eval(args) -> None:
     from .metrics.evaluate import evaluate, format_table, write_json
     from .run_folder import evaluation_path, run_dir_of
-    from .train.checkpoint import resolve_checkpoint
-    from .train.build import resolve_device
+    from .checkpoint import resolve_checkpoint
+    from .device import resolve_device
 
     if args.n < 10:
         raise GanforgeError("-n must be at least 10")

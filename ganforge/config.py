@@ -7,16 +7,37 @@ import dataclasses
 import json
 import tomllib
 import typing
+import warnings
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
+from typing import Literal
 
 from .errors import GanforgeError
 
+RESOLUTIONS = (32, 64, 128, 256)
+
+
+class _Checked:
+    """Range checks run when a section is built, so that load_config refuses a bad value with the valid ones named."""
+
+    def _at_least(self, minimum, *names: str) -> None:
+        for name in names:
+            value = getattr(self, name)
+            if value < minimum:
+                raise GanforgeError(f"{self._section}.{name} must be at least {minimum}, not {value}")
+
+    def _within(self, name: str, low: float, high: float, high_open: bool = False) -> None:
+        value = getattr(self, name)
+        if not (low <= value < high if high_open else low <= value <= high):
+            raise GanforgeError(f"{self._section}.{name} must be in [{low}, {high}{')' if high_open else ']'}, not {value}")
+
 
 @dataclass(frozen=True)
-class R3Config:
+class R3Config(_Checked):
     """The r3 family's own settings (ganforge/nets/r3.py)."""
+
+    _section = "model.r3"
 
     width: int = 32  # channels at full resolution, doubling toward 4x4 up to 4x; R3GAN's CIFAR-10 is 768 throughout
     blocks: int = 1  # residual blocks per stage (R3GAN: 2)
@@ -25,30 +46,44 @@ class R3Config:
     shuffle: bool = False  # true: no full-resolution stage; G's last stage makes 2x2 pixels per position (pixel
     # shuffle) and D folds 2x2 pixels into channels: half the time per iteration at 32 px
 
+    def __post_init__(self):
+        self._at_least(1, "width", "blocks", "expansion", "group_channels")
+
 
 @dataclass(frozen=True)
-class DCGANConfig:
+class DCGANConfig(_Checked):
     """The dcgan family's own settings (ganforge/nets/dcgan.py)."""
 
-    upsample: str = "transposed"  # G's doublings: transposed (Radford et al.'s 4x4 stride-2) or nearest (2x nearest
+    _section = "model.dcgan"
+    upsample: Literal["transposed", "nearest"] = "transposed"  # G's doublings: transposed (Radford et al.'s 4x4 stride-2) or nearest (2x nearest
     # upsampling then a 3x3 convolution, at the same cost: no checkerboard pattern)
     full_res_channels: int = 0  # 0: G's last doubling makes RGB (the paper's); N: it makes N channels (BN, ReLU) and
     # a 3x3 convolution makes RGB from them, so that G has one nonlinear layer at the image's own resolution
 
+    def __post_init__(self):
+        self._at_least(0, "full_res_channels")
+
 
 @dataclass(frozen=True)
-class SeedNetConfig:
+class SeedNetConfig(_Checked):
     """The seed family's own choices, each switchable for the seed study (ganforge study); defaults are the seed's."""
+
+    _section = "model.seed"
 
     bn_momentum: float = 0.8  # every BatchNorm's, in Keras' convention (weight of the old moving value); Keras' default 0.99
     double_bn: bool = True  # G's repeated BatchNorm: a second one after the dense stem's and after the first block's
     dense_head: bool = True  # D's dense head (1024-512-128 with leaky ReLU); false: one linear layer to the logit
 
+    def __post_init__(self):
+        self._within("bn_momentum", 0.0, 1.0, high_open=True)
+
 
 @dataclass(frozen=True)
-class ModelConfig:
-    arch: str = "seed"  # network family (ganforge/nets/registry.py): seed (the seed's DCGAN-style pair), dcgan (Radford et al.'s) or r3 (R3GAN's)
-    resolution: int = 128  # pixels per side: 32, 64, 128 (the seed's) or 256
+class ModelConfig(_Checked):
+    _section = "model"
+    arch: Literal["seed", "dcgan", "r3", "toy2d"] = "seed"  # network family (ganforge/nets/registry.py): seed (the seed's
+    # DCGAN-style pair), dcgan (Radford et al.'s), r3 (R3GAN's) or toy2d (PacGAN's MLPs of 2-D points, `ganforge bench`)
+    resolution: Literal[32, 64, 128, 256] = 128  # pixels per side: 32, 64, 128 (the seed's) or 256
     latent_dim: int = 100  # size of z; the seed does not say, 100 is DCGAN's
     width: int = 64  # seed and dcgan families: filters of D's first and G's last block, the rest in proportion; 64 is the seed
     d_width: int = 0  # seed and dcgan families: D's own width where it differs from G's; 0 = model.width
@@ -56,9 +91,14 @@ class ModelConfig:
     dcgan: DCGANConfig = field(default_factory=DCGANConfig)
     r3: R3Config = field(default_factory=R3Config)
 
+    def __post_init__(self):
+        self._at_least(1, "latent_dim", "width")
+        self._at_least(0, "d_width")
+
 
 @dataclass(frozen=True)
-class OptimConfig:
+class OptimConfig(_Checked):
+    _section = "optim"
     lr_d: float = 1e-4  # D's Adam learning rate
     lr_g: float = 1e-4  # G's Adam learning rate (the seed uses D's for the stacked model)
     beta1: float = 0.05  # the seed's (sic); DCGAN uses 0.5
@@ -66,24 +106,38 @@ class OptimConfig:
     eps: float = 1e-7  # Keras' epsilon: added to sqrt(v) before v's bias correction
     lr_decay: float = 0.0  # both learning rates fall linearly to 0 over this last fraction of the run; 0 = constant
 
+    def __post_init__(self):
+        if self.lr_d <= 0 or self.lr_g <= 0:
+            raise GanforgeError(f"the learning rates must be positive, not optim.lr_d {self.lr_d} and optim.lr_g {self.lr_g}")
+        self._within("beta1", 0.0, 1.0, high_open=True)
+        self._within("beta2", 0.0, 1.0, high_open=True)
+        self._at_least(0, "eps")
+        self._within("lr_decay", 0.0, 1.0)
+
 
 @dataclass(frozen=True)
-class DataConfig:
+class DataConfig(_Checked):
+    _section = "data"
     source: str = "shapes"  # a folder, a .zip, or a built-in dataset: shapes, emoji
     flip: bool = False  # random horizontal flips of real images
     shapes_size: int = 10000  # images in the built-in shapes dataset
     workers: int = 0  # processes decoding a folder the first time; 0 = one per core
     cache_dir: str = ""  # where decoded images are cached; "" = $XDG_CACHE_HOME/ganforge
 
+    def __post_init__(self):
+        self._at_least(1, "shapes_size")
+        self._at_least(0, "workers")
+
 
 @dataclass(frozen=True)
-class TrainConfig:
-    procedure: str = "seed"  # the training iteration: seed (D-real, D-fake, G-through-frozen-D) or paired (D on real
+class TrainConfig(_Checked):
+    _section = "train"
+    procedure: Literal["seed", "paired"] = "seed"  # the training iteration: seed (D-real, D-fake, G-through-frozen-D) or paired (D on real
     # and fakes in one loss, then G against the same reals)
-    loss: str = "logistic"  # logistic (BCE from logits: the seed's, as tf.keras computes it), keras_torch_bce, hinge, lsgan,
+    loss: Literal["logistic", "keras_torch_bce", "hinge", "lsgan", "wgan", "rpgan"] = "logistic"  # logistic (BCE from logits: the seed's, as tf.keras computes it), keras_torch_bce, hinge, lsgan,
     # wgan, rpgan (relativistic pairing, paired procedure only)
-    fakes_g_mode: str = "inference"  # G's BN mode making D's fakes: inference (the seed's G.predict) or training
-    frozen_d_mode: str = "inference"  # D's BN mode in G's step: inference (a frozen Keras BN) or training
+    fakes_g_mode: Literal["inference", "training"] = "inference"  # G's BN mode making D's fakes: inference (the seed's G.predict) or training
+    frozen_d_mode: Literal["inference", "training"] = "inference"  # D's BN mode in G's step: inference (a frozen Keras BN) or training
     batch_size: int = 32  # real images per D step (and fakes per D step, and z per G step)
     iterations: int = 10000  # each is three optimizer steps
     seed: int = 0  # same seed on CPU => same run, bit for bit
@@ -97,18 +151,23 @@ class TrainConfig:
     best_samples: int = 1000  # samples per score
     diagnose_every: int = 500  # iterations between diversity (and, on shapes, mode-coverage) checks; 0 = off
     max_rollbacks: int = 3  # NaN/Inf rollbacks in a row before the run stops
-    amp: str = "off"  # off; bf16 (autocast: GPUs, CPUs with AVX512-BF16/AMX); fp16 (autocast + loss scaling: GPUs);
+    amp: Literal["off", "bf16", "fp16", "auto"] = "off"  # off; bf16 (autocast: GPUs, CPUs with AVX512-BF16/AMX); fp16 (autocast + loss scaling: GPUs);
     # auto (bf16 where the hardware runs it natively, else off). All but off change the seed's exact maths.
     max_minutes: float = 0.0  # stop after this much training time with a checkpoint (run again to go on); 0 = no limit
     compile: bool = False  # torch.compile the networks: pays on GPUs; on 2 CPU cores it bought ~3% after ~30 s of compiling
     sync_bn: bool = False  # under torchrun: BatchNorm statistics over the global batch, not each process's
 
+    def __post_init__(self):
+        self._at_least(1, "batch_size", "iterations", "log_every", "keep_checkpoints", "best_samples")
+        self._at_least(0, "sample_every", "checkpoint_every", "best_every", "diagnose_every", "max_rollbacks", "max_minutes")
+
 
 @dataclass(frozen=True)
-class RemedyConfig:
+class RemedyConfig(_Checked):
     """The known remedies for instability and mode collapse; each default leaves the seed's GAN unchanged."""
 
-    spectral_norm: str = "none"  # none, d, or both (D and G): Miyato et al. 2018
+    _section = "remedies"
+    spectral_norm: Literal["none", "d", "both"] = "none"  # none, d, or both (D and G): Miyato et al. 2018
     g_batch_norm: bool = True  # false: G without BatchNorm, each sample a function of its own z alone
     r1_gamma: float = 0.0  # R1 penalty gamma/2 * |grad_x D(x)|^2 on real data (Mescheder et al. 2018); 0 = off
     r2_gamma: float = 0.0  # R2: the same penalty on fakes (R3GAN pairs it with R1); 0 = off
@@ -122,6 +181,12 @@ class RemedyConfig:
     minibatch_std: int = 0  # group size of D's minibatch standard-deviation feature (Karras et al. 2018); 0 = off
     pack: int = 1  # PacGAN: D judges `pack` samples at once (Lin et al. 2018)
     d_steps: int = 1  # D's real+fake steps per G step
+
+    def __post_init__(self):
+        self._at_least(1, "r1_interval", "pack", "d_steps")
+        self._at_least(0, "r1_gamma", "r2_gamma", "gp_weight", "ema_half_life", "instance_noise", "instance_noise_anneal",
+                       "minibatch_std")
+        self._within("label_smoothing", 0.0, 1.0, high_open=True)
 
 
 @dataclass(frozen=True)
@@ -188,11 +253,35 @@ def _build(cls, values: dict, where: str, prefix: str = ""):
         if dataclasses.is_dataclass(kind):
             kwargs[name] = _build(kind, value, where, f"{prefix}{name}.")
         else:
+            value = _renamed_value(f"{prefix}{name}", value)
             kwargs[name] = _coerce(value, kind, f"{where}: {prefix}{name}")
-    return cls(**kwargs)
+    try:
+        return cls(**kwargs)
+    except GanforgeError as exc:
+        raise GanforgeError(f"{where}: {exc}") from None
+
+
+# Values that were renamed: runs saved under the old name go on with the setting they started with. Until it was
+# measured against tf.keras 2, the clipped loss was called keras_bce and taken for the seed's.
+RENAMED_VALUES = {("train.loss", "keras_bce"): ("keras_torch_bce", "BCE on clipped probabilities, Keras 3's torch backend; "
+                                                "the seed's loss is 'logistic'")}
+
+
+def _renamed_value(setting: str, value):
+    if isinstance(value, str) and (setting, value) in RENAMED_VALUES:
+        new, why = RENAMED_VALUES[setting, value]
+        warnings.warn(f"{setting} = {value!r} is now called {new!r} ({why})", stacklevel=4)
+        return new
+    return value
 
 
 def _coerce(value, kind, where: str):
+    if typing.get_origin(kind) is Literal:
+        choices = typing.get_args(kind)
+        for choice in choices:
+            if value == choice or (isinstance(value, str) and not isinstance(choice, str) and value.strip() == str(choice)):
+                return choice
+        raise GanforgeError(f"{where} = {value!r} is not one of: {', '.join(map(str, choices))}")
     if kind is bool:
         if isinstance(value, bool):
             return value
@@ -245,14 +334,14 @@ def preset_names() -> list[str]:
 
 def load_config(preset: str = "seed", config_file: str | Path | None = None, overrides: dict | None = None,
                 toy2d: bool = False) -> Config:
-    """toy2d: also lay the preset's `[PRESET.toy2d]` table over it, its settings for PacGAN's 2-D MLPs."""
+    """toy2d: the preset for PacGAN's 2-D MLPs (model.arch = toy2d): its `[PRESET.toy2d]` table laid over it."""
     table = preset_table()
     if preset not in table:
         raise GanforgeError(f"unknown preset {preset!r}; choose one of: {', '.join(table)}")
     settings = {k: v for k, v in table[preset].items() if k not in ("about", "toy2d")}
     config = Config().merged(settings, f"preset {preset!r}")
     if toy2d:
-        config = config.merged(table[preset].get("toy2d", {}), f"preset {preset!r}, toy2d")
+        config = config.merged({"model.arch": "toy2d", **table[preset].get("toy2d", {})}, f"preset {preset!r}, toy2d")
     if config_file is not None:
         config = config.merged(read_config_file(config_file), str(config_file))
     if overrides:

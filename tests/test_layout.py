@@ -64,3 +64,41 @@ def test_no_module_imports_itself_through_others():
     assert "ganforge.sampling.load" in graph["ganforge.sampling.export"]  # the graph sees the package's imports
     assert "ganforge.bench.study" in graph["ganforge.bench.study_report"]
     assert _cycle(graph) is None
+
+
+# The layers, lowest first: a module imports only from its own layer or the ones below it. Training is built from the
+# parts below it; the studies and the command line run it; nothing below `train` reaches up into it.
+LAYERS = [
+    {"errors", "config", "run_folder", "checkpoint", "device", "determinism", "viz", "nets", "data"},
+    {"metrics", "sampling", "interop", "summary", "web"},
+    {"train"},
+    {"bench"},
+    {"cli", "__main__"},
+]
+
+
+def _layer(module: str) -> int:
+    top = module.split(".")[1]
+    (index,) = [i for i, layer in enumerate(LAYERS) if top in layer]
+    return index
+
+
+def _modules() -> dict[str, set[str]]:
+    return {m: t for m, t in import_graph().items() if m != "ganforge"}  # the empty package __init__
+
+
+def test_every_module_has_a_layer_and_imports_only_its_own_or_lower_ones():
+    graph = _modules()
+    upward = sorted(f"{m} -> {t}" for m, targets in graph.items() for t in targets if _layer(t) > _layer(m))
+    assert upward == []
+    assert not any(t.startswith("ganforge.train") for m, targets in graph.items() if _layer(m) < _layer("ganforge.train")
+                   for t in targets)
+
+
+def test_packages_import_each_other_without_a_loop():
+    graph = _modules()
+    packages: dict[str, set[str]] = {}
+    for module, targets in graph.items():
+        packages.setdefault(module.split(".")[1], set()).update(t.split(".")[1] for t in targets)
+    assert _cycle({p: targets - {p} for p, targets in packages.items()}) is None
+    assert "sampling" in packages["metrics"] and "nets" in packages["sampling"]  # the graph sees across packages

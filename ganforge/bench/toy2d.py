@@ -119,7 +119,7 @@ def toy_gan(config: Config, lr: float, beta1: float) -> GAN:
     """PacGAN's networks with the preset's network remedies (packing, G without BatchNorm, spectral norm), built as
     every run's are; G learns at `lr`, D at lr times the preset's lr_d / lr_g (its two time-scale ratio)."""
     rates = {"optim.lr_g": lr, "optim.lr_d": lr * config.optim.lr_d / config.optim.lr_g, "optim.beta1": beta1}
-    return build_gan(config.merged(rates, "toy2d"), torch.device("cpu"), toy2d=True)
+    return build_gan(config.merged({**rates, "model.arch": "toy2d"}, "toy2d"), torch.device("cpu"))
 
 
 def real_floor(dataset: str, seed: int = 0) -> ModeCoverage:

@@ -109,27 +109,3 @@ def discriminator_from_keras(keras_model, dtype: torch.dtype = torch.float32) ->
         raise GanforgeError(f"the Keras discriminator's input: {exc}") from exc
     copy_keras_weights(keras_model, discriminator)
     return discriminator
-
-
-def save_imported_run(run_dir: Path, generator: SeedGenerator, discriminator: SeedDiscriminator | None) -> Path:
-    """A step-0 checkpoint holding imported networks (and a fresh D if none was given), fresh optimizers."""
-    from ..config import Config
-    from ..run_folder import write_config
-    from ..train import checkpoint as ckpt
-    from ..train.build import build_gan
-    from ..train.optim import DecaySchedule
-    from ..train.run_state import run_state
-
-    if ckpt.list_checkpoints(run_dir):
-        raise GanforgeError(f"{run_dir} already holds a run; import into a new folder")
-    config = Config().merged({"model.resolution": generator.resolution, "model.latent_dim": generator.latent_dim}, "import")
-    gan = build_gan(config, torch.device("cpu"))
-    gan.generator.load_state_dict(generator.state_dict())
-    if discriminator is not None:
-        if discriminator.resolution != generator.resolution:
-            raise GanforgeError(f"the generator makes {generator.resolution} px images but the discriminator takes {discriminator.resolution} px")
-        gan.discriminator.load_state_dict(discriminator.state_dict())
-    write_config(run_dir, config)
-    schedule = DecaySchedule.fresh(config.train.iterations, config.optim.lr_decay)
-    state = run_state(gan, config, 0, torch.Generator().manual_seed(config.train.seed), schedule)
-    return ckpt.save_checkpoint(run_dir, {**state, "imported": True}, keep=config.train.keep_checkpoints)

@@ -23,9 +23,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .layers import KerasBatchNorm, MinibatchStd
+from .layers import KerasBatchNorm, MinibatchStd, Pack, check_size
 
-SUPPORTED_RESOLUTIONS = (32, 64, 128, 256)
 UPSAMPLING = ("transposed", "nearest")
 BASIS = 4  # G starts and D ends at a 4x4 map
 MAX_WIDTH_FACTOR = 8
@@ -33,10 +32,7 @@ MAX_WIDTH_FACTOR = 8
 
 def stage_widths(resolution: int, width: int) -> list[int]:
     """Channels of the hidden maps from 4x4 up to resolution / 2: [4w, 2w, w] at 32 px, [8w, 4w, 2w, w] at 64."""
-    if resolution not in SUPPORTED_RESOLUTIONS:
-        raise ValueError(f"model.resolution {resolution} is not supported by the dcgan family; choose one of {SUPPORTED_RESOLUTIONS}")
-    if width < 1:
-        raise ValueError(f"model.width must be at least 1, not {width}")
+    check_size(resolution, width)
     stages = int(math.log2(resolution // BASIS))
     return [width * min(2 ** (stages - 1 - i), MAX_WIDTH_FACTOR) for i in range(stages)]
 
@@ -119,7 +115,7 @@ class DCGANDiscriminator(nn.Module):
     def __init__(self, resolution: int = 64, pack: int = 1, minibatch_std: int = 0, width: int = 64):
         super().__init__()
         self.resolution = resolution
-        self.pack = pack
+        self.pack = Pack(pack)
         widths = stage_widths(resolution, width)[::-1]  # [w, 2w, 4w] at 32 px
         layers = [_init(nn.Conv2d(3 * pack, widths[0], 4, 2, 1, bias=False)), nn.LeakyReLU(0.2)]
         for cin, cout in zip(widths, widths[1:]):
@@ -131,6 +127,4 @@ class DCGANDiscriminator(nn.Module):
         self.net = nn.Sequential(*layers)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        if self.pack > 1:
-            images = images.reshape(-1, 3 * self.pack, *images.shape[2:])  # consecutive images side by side
-        return self.net(images)
+        return self.net(self.pack(images))

@@ -3,6 +3,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..config import RESOLUTIONS
+
 
 class KerasBatchNorm(nn.Module):
     """BatchNormalization as Keras defines it, for (B, C) or (B, C, H, W) inputs.
@@ -51,6 +53,33 @@ def seed_conv(in_channels: int, out_channels: int) -> nn.Conv2d:
     nn.init.normal_(layer.weight, mean=0.0, std=0.02)
     nn.init.zeros_(layer.bias)
     return layer
+
+
+SUPPORTED_RESOLUTIONS = RESOLUTIONS  # every image family builds these sizes (the config offers no others)
+
+
+def check_size(resolution: int, width: int, width_setting: str = "model.width") -> None:
+    """The sizes every image family checks: a resolution it builds and a width of at least one filter."""
+    if resolution not in SUPPORTED_RESOLUTIONS:
+        raise ValueError(f"model.resolution {resolution} is not supported; choose one of {SUPPORTED_RESOLUTIONS}")
+    if width < 1:
+        raise ValueError(f"{width_setting} must be at least 1, not {width}")
+
+
+class Pack(nn.Module):
+    """PacGAN (Lin et al. 2018): D judges `pack` consecutive samples as one input, side by side along the feature
+    axis: images (B, 3, H, W) -> (B / pack, 3 * pack, H, W), points (B, 2) -> (B / pack, 2 * pack). D's first layer
+    takes `pack` times the channels; with pack = 1 it is the identity."""
+
+    def __init__(self, pack: int = 1):
+        super().__init__()
+        self.pack = pack
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.reshape(-1, x.shape[1] * self.pack, *x.shape[2:]) if self.pack > 1 else x
+
+    def extra_repr(self) -> str:
+        return f"pack={self.pack}"
 
 
 class MinibatchStd(nn.Module):

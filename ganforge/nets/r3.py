@@ -18,9 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .layers import MinibatchStd
+from .layers import MinibatchStd, Pack, check_size
 
-SUPPORTED_RESOLUTIONS = (32, 64, 128, 256)
 BASIS = 4  # G starts and D ends at a 4x4 map
 LEAK = 0.2
 LEAKY_RELU_GAIN = math.sqrt(2 / (1 + LEAK**2))  # keeps activations' second moment through a leaky ReLU
@@ -29,10 +28,7 @@ MAX_WIDTH_FACTOR = 4  # low-resolution stages have at most 4x the full-resolutio
 
 def stage_widths(resolution: int, width: int, shuffle: bool = False) -> list[int]:
     """Channels per stage from 4x4 up to `resolution` (to resolution / 2 with `shuffle`): [4w, 4w, 2w, w] at 32 px."""
-    if resolution not in SUPPORTED_RESOLUTIONS:
-        raise ValueError(f"model.resolution {resolution} is not supported by the r3 family; choose one of {SUPPORTED_RESOLUTIONS}")
-    if width < 1:
-        raise ValueError(f"model.r3.width must be at least 1, not {width}")
+    check_size(resolution, width, "model.r3.width")
     stages = int(math.log2(resolution // BASIS)) + (0 if shuffle else 1)
     return [width * 2 ** min(stages - 1 - i, int(math.log2(MAX_WIDTH_FACTOR))) for i in range(stages)]
 
@@ -126,7 +122,7 @@ class R3Discriminator(nn.Module):
     def __init__(self, resolution: int = 32, width: int = 32, blocks: int = 1, expansion: int = 2, group_channels: int = 16,
                  pack: int = 1, minibatch_std: int = 0, shuffle: bool = False):
         super().__init__()
-        self.resolution, self.pack, self.shuffle = resolution, pack, shuffle
+        self.resolution, self.pack, self.shuffle = resolution, Pack(pack), shuffle
         widths = stage_widths(resolution, width, shuffle)[::-1]  # full resolution first
         total = blocks * len(widths)
         self.from_rgb = _conv(3 * pack * (4 if shuffle else 1), widths[0])
@@ -144,8 +140,7 @@ class R3Discriminator(nn.Module):
         self.to_logit = _msr(nn.Linear(last, 1, bias=False))
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        if self.pack > 1:
-            images = images.reshape(-1, 3 * self.pack, *images.shape[2:])  # consecutive images side by side
+        images = self.pack(images)
         if self.shuffle:
             images = F.pixel_unshuffle(images, 2)  # (B, C, H, W) -> (B, 4C, H/2, W/2)
         x = self.from_rgb(images)

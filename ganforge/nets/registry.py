@@ -8,16 +8,20 @@ The contract every family meets (tests/nets/test_families.py checks it for each 
   family takes; a config that asks another one of it is one clear error when the run is built.
 - `batch_norm`: the normalization layer types it uses (EMA recalibrates any BatchNorm; SyncBN under torchrun takes
   KerasBatchNorm and refuses the others by name).
-A new family is one module in nets/ and one entry in FAMILIES. TOY2D, PacGAN's MLPs for the 2-D benchmark, is built
-the same way but kept out of FAMILIES: its networks make points, not images.
+A new family is one module in nets/ and one entry in FAMILIES. toy2d, PacGAN's MLPs for the 2-D benchmark, is an entry
+like the others whose networks make points, not images (`images=False`).
+
+build_generator and build_discriminator are the one place networks are built from a config: training, sampling,
+export and the Keras import all call them.
 """
 from dataclasses import dataclass
 from typing import Callable
 
 from torch import nn
 
-from .dcgan import UPSAMPLING, DCGANDiscriminator, DCGANGenerator, stage_widths as dcgan_widths
-from .layers import KerasBatchNorm
+from ..errors import GanforgeError
+from .dcgan import DCGANDiscriminator, DCGANGenerator, stage_widths as dcgan_widths
+from .layers import KerasBatchNorm, with_spectral_norm, without_batch_norm
 from .r3 import R3Discriminator, R3Generator, stage_widths
 from .seed import SeedDiscriminator, SeedGenerator, discriminator_widths, generator_widths
 from .toy import ToyDiscriminator, ToyGenerator
@@ -37,22 +41,17 @@ class Family:
     check: Callable  # (config) -> None; raises ValueError on sizes the family cannot build
     remedies: frozenset  # the NETWORK_REMEDIES it takes
     batch_norm: tuple = ()  # its normalization layer types
+    images: bool = True  # its G makes images (B, 3, R, R); toy2d's makes 2-D points
 
 
 def d_width(config) -> int:
     """D's width in the seed and dcgan families: model.d_width, or model.width when it is 0."""
-    if config.model.d_width < 0:
-        raise ValueError(f"model.d_width must be at least 1 (or 0: D as wide as G), not {config.model.d_width}")
     return config.model.d_width or config.model.width
 
 
 def _seed_check(config) -> None:
     generator_widths(config.model.resolution, config.model.width)
     discriminator_widths(config.model.resolution, d_width(config))
-    if config.model.width < 1:
-        raise ValueError(f"model.width must be at least 1, not {config.model.width}")
-    if not 0.0 <= config.model.seed.bn_momentum < 1.0:
-        raise ValueError(f"model.seed.bn_momentum must be in [0, 1), not {config.model.seed.bn_momentum}")
 
 
 def _r3_sizes(config) -> dict:
@@ -65,8 +64,6 @@ def _r3_check(config) -> None:
     if config.model.d_width:
         raise ValueError("model.d_width is for the seed and dcgan families; r3 sizes both networks with model.r3.width")
     stage_widths(config.model.resolution, r3.width)
-    if r3.blocks < 1 or r3.expansion < 1 or r3.group_channels < 1:
-        raise ValueError("model.r3.blocks, model.r3.expansion and model.r3.group_channels must be at least 1")
     if (r3.width * r3.expansion) % r3.group_channels:
         raise ValueError(f"model.r3.group_channels {r3.group_channels} must divide width x expansion "
                          f"({r3.width} x {r3.expansion} = {r3.width * r3.expansion})")
@@ -75,10 +72,6 @@ def _r3_check(config) -> None:
 def _dcgan_check(config) -> None:
     dcgan_widths(config.model.resolution, config.model.width)
     dcgan_widths(config.model.resolution, d_width(config))
-    if config.model.dcgan.upsample not in UPSAMPLING:
-        raise ValueError(f"model.dcgan.upsample = {config.model.dcgan.upsample!r} is not one of {', '.join(UPSAMPLING)}")
-    if config.model.dcgan.full_res_channels < 0:
-        raise ValueError(f"model.dcgan.full_res_channels must be 0 (none) or more, not {config.model.dcgan.full_res_channels}")
 
 
 FAMILIES = {
@@ -109,28 +102,45 @@ FAMILIES = {
         check=_r3_check,
         remedies=frozenset({"pack", "minibatch_std", "spectral_norm"}),  # no BatchNorm to drop
     ),  # R3GAN's minimal backbone: ResNet stages of grouped inverted bottlenecks, no normalization; model.r3.* sizes it
+    "toy2d": Family(
+        generator=lambda c: ToyGenerator(),
+        discriminator=lambda c: ToyDiscriminator(pack=c.remedies.pack),
+        check=lambda c: None,
+        remedies=frozenset({"pack", "spectral_norm", "g_batch_norm"}),  # no feature maps for a minibatch std
+        batch_norm=(nn.BatchNorm1d,),
+        images=False,
+    ),  # PacGAN's MLPs of 2-D points (`ganforge bench toy2d`, sweeps, the study's toy rows)
 }
 
-
-TOY2D = Family(
-    generator=lambda c: ToyGenerator(),
-    discriminator=lambda c: ToyDiscriminator(pack=c.remedies.pack),
-    check=lambda c: None,
-    remedies=frozenset({"pack", "spectral_norm", "g_batch_norm"}),  # no feature maps for a minibatch std
-    batch_norm=(nn.BatchNorm1d,),
-)
+SPECTRAL_NORM = {"none": (False, False), "d": (True, False), "both": (True, True)}  # remedies.spectral_norm: (on D, on G)
 
 
-def family_of(config, toy2d: bool = False) -> Family:
-    """The config's family (TOY2D with `toy2d`), its sizes and its remedies checked (ValueError says what is wrong)."""
-    name = "toy2d" if toy2d else config.model.arch
-    if name not in FAMILIES and not toy2d:
-        raise ValueError(f"model.arch = {name!r} is not a network family; available: {', '.join(FAMILIES)}")
-    family = TOY2D if toy2d else FAMILIES[name]
-    family.check(config)
+def family_of(config) -> Family:
+    """The config's family, its sizes and its remedies checked: a GanforgeError says what is wrong."""
+    name = config.model.arch
+    if name not in FAMILIES:
+        raise GanforgeError(f"model.arch = {name!r} is not a network family; available: {', '.join(FAMILIES)}")
+    family = FAMILIES[name]
+    try:
+        family.check(config)
+    except ValueError as exc:
+        raise GanforgeError(str(exc)) from exc
     for setting, off in NETWORK_REMEDIES.items():
         if setting not in family.remedies and getattr(config.remedies, setting) != off:
-            networks = "toy2d's networks (PacGAN's MLPs)" if toy2d else f"model.arch = {name!r}"
-            raise ValueError(f"remedies.{setting} = {getattr(config.remedies, setting)!r} is not available for {networks} "
-                             f"(it takes: {', '.join(sorted(family.remedies)) or 'none of the network remedies'})")
+            networks = "toy2d's networks (PacGAN's MLPs)" if name == "toy2d" else f"model.arch = {name!r}"
+            raise GanforgeError(f"remedies.{setting} = {getattr(config.remedies, setting)!r} is not available for {networks} "
+                                f"(it takes: {', '.join(sorted(family.remedies)) or 'none of the network remedies'})")
     return family
+
+
+def build_generator(config) -> nn.Module:
+    """G of the config's family with the remedies that change it: BatchNorm dropped, spectral norm."""
+    generator = family_of(config).generator(config)
+    if not config.remedies.g_batch_norm:
+        generator = without_batch_norm(generator)
+    return with_spectral_norm(generator) if SPECTRAL_NORM[config.remedies.spectral_norm][1] else generator
+
+
+def build_discriminator(config) -> nn.Module:
+    discriminator = family_of(config).discriminator(config)
+    return with_spectral_norm(discriminator) if SPECTRAL_NORM[config.remedies.spectral_norm][0] else discriminator

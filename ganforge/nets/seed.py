@@ -15,30 +15,24 @@ import math
 import torch
 from torch import nn
 
-from .layers import KerasBatchNorm, MinibatchStd, keras_dense, seed_conv
+from .layers import KerasBatchNorm, MinibatchStd, Pack, check_size, keras_dense, seed_conv
 from .upsample_conv import upsample_conv
 
-SUPPORTED_RESOLUTIONS = (32, 64, 128, 256)
 G_START = 16  # G's first feature map is G_START x G_START x width
 SEED_WIDTH = 64
 D_END = 8  # D flattens a D_END x D_END map
 
 
-def _check_resolution(resolution: int) -> None:
-    if resolution not in SUPPORTED_RESOLUTIONS:
-        raise ValueError(f"resolution {resolution} is not supported; choose one of {SUPPORTED_RESOLUTIONS}")
-
-
 def generator_widths(resolution: int, width: int = SEED_WIDTH) -> list[int]:
     """Filters of G's upsampling blocks: [256, 128, 64] at 128 px."""
-    _check_resolution(resolution)
+    check_size(resolution, width)
     n_blocks = int(math.log2(resolution // G_START))
     return [width * 2 ** (n_blocks - 1 - i) for i in range(n_blocks)]
 
 
 def discriminator_widths(resolution: int, width: int = SEED_WIDTH) -> list[int]:
     """Filters of D's downsampling blocks: [64, 128, 256, 512] at 128 px."""
-    _check_resolution(resolution)
+    check_size(resolution, width)
     n_blocks = int(math.log2(resolution // D_END))
     return [min(width * 2**i, 8 * width) for i in range(n_blocks)]
 
@@ -49,8 +43,7 @@ class SeedGenerator(nn.Module):
     def __init__(self, latent_dim: int = 100, resolution: int = 128, width: int = SEED_WIDTH, bn_momentum: float = 0.8,
                  double_bn: bool = True):
         super().__init__()
-        if width < 1:
-            raise ValueError(f"model.width must be at least 1, not {width}")
+        check_size(resolution, width)
         self.latent_dim = latent_dim
         self.resolution = resolution
         self.start_channels = width
@@ -107,7 +100,7 @@ class SeedDiscriminator(nn.Module):
                  bn_momentum: float = 0.8, dense_head: bool = True):
         super().__init__()
         self.resolution = resolution
-        self.pack = pack
+        self.pack = Pack(pack)
         blocks = []
         in_channels = 3 * pack
         for filters in discriminator_widths(resolution, width):
@@ -134,9 +127,7 @@ class SeedDiscriminator(nn.Module):
         )
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        if self.pack > 1:
-            images = images.reshape(-1, 3 * self.pack, *images.shape[2:])  # consecutive images side by side
-        return self.classifier(self.blocks(images))
+        return self.classifier(self.blocks(self.pack(images)))
 
 
 def count_parameters(module: nn.Module) -> int:

@@ -2,6 +2,8 @@
 import torch
 from torch import nn
 
+from .layers import Pack
+
 
 class ToyGenerator(nn.Module):
     """z (B, 2) -> points (B, 2): four Linear(400) + BatchNorm + ReLU layers, then a linear output."""
@@ -37,8 +39,8 @@ class ToyDiscriminator(nn.Module):
 
     def __init__(self, pack: int = 1, width: int = 200, pieces: int = 5):
         super().__init__()
-        self.pack = pack
+        self.pack = Pack(pack)
         self.net = nn.Sequential(Maxout(2 * pack, width, pieces), Maxout(width, width, pieces), Maxout(width, width, pieces), nn.Linear(width, 1))
 
     def forward(self, points: torch.Tensor) -> torch.Tensor:
-        return self.net(points.reshape(-1, 2 * self.pack))
+        return self.net(self.pack(points))

@@ -12,7 +12,7 @@ import torch
 
 from ..config import Config
 from ..errors import GanforgeError, output_folder
-from ..train.checkpoint import resolve_checkpoint
+from ..checkpoint import resolve_checkpoint
 from .load import MARKER, load_generator
 
 FORMATS = ("safetensors", "onnx")

@@ -7,8 +7,8 @@ import torch
 
 from ..config import Config
 from ..errors import GanforgeError
-from ..train.build import build_generator
-from ..train.checkpoint import load_checkpoint
+from ..nets.registry import build_generator
+from ..checkpoint import load_checkpoint
 
 MARKER = "ganforge-generator-1"  # an exported generator's format, in its metadata
 

@@ -13,7 +13,7 @@ from ..data.sampler import to_training_tensor
 from ..errors import GanforgeError
 from ..metrics import frechet_distance_from_features
 from ..metrics.features import INCEPTION, load_space, space_of
-from . import checkpoint as ckpt
+from .. import checkpoint as ckpt
 
 
 class BestKeeper:

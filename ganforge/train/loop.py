@@ -16,7 +16,7 @@ from ..data.sampler import EpochSampler, to_training_tensor
 from ..errors import GanforgeError
 from ..run_folder import METRICS
 from ..viz import plot_losses
-from . import checkpoint as ckpt
+from .. import checkpoint as ckpt
 from .best import BestKeeper
 from .build import PROCEDURES, autocast_dtype, build_gan, check_choices, compile_networks, distribute, resolve_device
 from .diagnosis import all_finite

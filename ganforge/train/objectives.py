@@ -5,7 +5,6 @@ Sign convention: D wants real -> 1 (high logits), fake -> 0 (low logits); G want
 real ("fake labels are real for the generator cost", the non-saturating trick the seed uses by
 training the stack G + D on labels 1).
 """
-import warnings
 from dataclasses import dataclass
 from typing import Callable
 
@@ -106,9 +105,6 @@ LABELLED = {"logistic": logistic_bce, "keras_torch_bce": keras_torch_bce, "lsgan
 UNLABELLED = {"hinge": _hinge, "wgan": _wasserstein}
 PAIRED = {"rpgan": relativistic_pairing}  # losses of real and fake together: train.procedure = paired only
 OBJECTIVE_NAMES = [*LABELLED, *UNLABELLED, *PAIRED]
-# Until it was measured against tf.keras 2, the clipped loss was called keras_bce and taken for the seed's:
-# runs saved with that name go on with the loss they started with.
-RENAMED = {"keras_bce": "keras_torch_bce"}
 
 
 def make_objective(name: str, label_smoothing: float = 0.0, procedure: str = "seed") -> Objective | PairedObjective:
@@ -123,10 +119,6 @@ def make_objective(name: str, label_smoothing: float = 0.0, procedure: str = "se
     if name in PAIRED:
         raise ValueError(f"train.loss = {name!r} judges real and fake together: it needs train.procedure = 'paired', "
                          f"not {procedure!r}")
-    if name in RENAMED:
-        warnings.warn(f"train.loss = {name!r} is now called {RENAMED[name]!r} (BCE on clipped probabilities, "
-                      "Keras 3's torch backend); the seed's loss is 'logistic'", stacklevel=2)
-        name = RENAMED[name]
     if name in LABELLED:
         return _labelled(LABELLED[name], 1.0 - label_smoothing)
     if name in UNLABELLED:

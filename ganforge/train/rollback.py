@@ -5,7 +5,7 @@ from pathlib import Path
 import torch
 
 from ..errors import GanforgeError
-from . import checkpoint as ckpt
+from .. import checkpoint as ckpt
 from .procedure import GAN
 from .run_state import restore_run_state
 

@@ -4,6 +4,7 @@ import dataclasses
 from pathlib import Path
 
 import torch
+from torch import nn
 
 from ..config import Config, flatten
 from ..errors import GanforgeError
@@ -83,3 +84,24 @@ def restore_imported_networks(gan: GAN, state: dict) -> int:
     if gan.ema.enabled:
         gan.ema.load_state_dict(local(gan.generator).state_dict())
     return state["step"]
+
+
+def save_imported_run(run_dir: Path, generator: nn.Module, discriminator: nn.Module | None) -> Path:
+    """A step-0 checkpoint holding imported networks (and a fresh D if none was given), fresh optimizers."""
+    from .. import checkpoint as ckpt
+    from ..run_folder import write_config
+    from .build import build_gan
+
+    if ckpt.list_checkpoints(run_dir):
+        raise GanforgeError(f"{run_dir} already holds a run; import into a new folder")
+    config = Config().merged({"model.resolution": generator.resolution, "model.latent_dim": generator.latent_dim}, "import")
+    gan = build_gan(config, torch.device("cpu"))
+    gan.generator.load_state_dict(generator.state_dict())
+    if discriminator is not None:
+        if discriminator.resolution != generator.resolution:
+            raise GanforgeError(f"the generator makes {generator.resolution} px images but the discriminator takes {discriminator.resolution} px")
+        gan.discriminator.load_state_dict(discriminator.state_dict())
+    write_config(run_dir, config)
+    schedule = DecaySchedule.fresh(config.train.iterations, config.optim.lr_decay)
+    state = run_state(gan, config, 0, torch.Generator().manual_seed(config.train.seed), schedule)
+    return ckpt.save_checkpoint(run_dir, {**state, "imported": True}, keep=config.train.keep_checkpoints)

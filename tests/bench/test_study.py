@@ -11,7 +11,7 @@ from ganforge.config import load_config
 from ganforge.errors import GanforgeError
 from ganforge.bench.study import CHOICES, Budget, instability, interval, variants
 from ganforge.bench.study_report import answers, budget_line
-from ganforge.train.build import build_discriminator, build_generator
+from ganforge.nets.registry import build_discriminator, build_generator
 
 from browser import chromium, console_errors, requested_urls
 
@@ -55,7 +55,7 @@ def test_the_seed_network_switches_change_the_layers_they_name():
     assert {m.momentum for m in build_generator(switched).modules() if type(m).__name__ == "KerasBatchNorm"} == {0.99}
     assert {m.momentum for m in build_discriminator(seed).modules() if type(m).__name__ == "KerasBatchNorm"} == {0.8}
     with pytest.raises(GanforgeError, match="model.seed.bn_momentum"):
-        build_generator(load_config("seed", overrides={"model.seed.bn_momentum": 1.0}))
+        load_config("seed", overrides={"model.seed.bn_momentum": 1.0})
 
 
 def test_the_interval_is_students_t_at_95_percent():

@@ -6,7 +6,7 @@ import sys
 import torch
 
 from ganforge.config import load_config
-from ganforge.train import checkpoint as ckpt
+from ganforge import checkpoint as ckpt
 from ganforge.train.loop import train
 
 TINY = {"model.resolution": 32, "model.latent_dim": 8, "model.width": 8, "train.batch_size": 4, "train.iterations": 8,

@@ -7,7 +7,7 @@ import sys
 import pytest
 import torch
 
-from ganforge.train import checkpoint as ckpt
+from ganforge import checkpoint as ckpt
 
 TINY_RUN = ["--resolution", "32", "--latent-dim", "8", "--batch-size", "4", "--iterations", "3", "--sample-every", "0",
             "--no-progress", "--set", "model.width=16", "--set", "data.shapes_size=24", "--set", "train.log_every=1",

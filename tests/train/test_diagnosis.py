@@ -8,7 +8,7 @@ from torch import nn
 
 from ganforge.config import load_config
 from ganforge.errors import GanforgeError
-from ganforge.train import checkpoint as ckpt
+from ganforge import checkpoint as ckpt
 from ganforge.train.diagnosis import TrainingMonitor, diversity
 from ganforge.train.loop import train
 from ganforge.train.procedure import seed_iteration

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from ganforge.config import load_config
-from ganforge.train import checkpoint as ckpt
+from ganforge import checkpoint as ckpt
 from ganforge.train.loop import train
 
 pytestmark = pytest.mark.slow  # torchrun or TensorFlow subprocesses: left out by -m "not slow"

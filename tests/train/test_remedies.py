@@ -12,7 +12,7 @@ from ganforge.errors import GanforgeError
 from ganforge.nets import SeedDiscriminator
 from ganforge.nets.layers import KerasBatchNorm, MinibatchStd, with_spectral_norm
 from ganforge.nets.toy import ToyDiscriminator
-from ganforge.train import checkpoint as ckpt
+from ganforge import checkpoint as ckpt
 from ganforge.train.augment import DInput, _colour, _cutout, _translation
 from ganforge.train.ema import GeneratorEMA
 from ganforge.train.build import build_gan
@@ -139,13 +139,13 @@ def test_packed_discriminator_judges_consecutive_samples_together():
 
 
 def test_g_without_batch_norm_makes_each_sample_a_function_of_its_own_z():
-    from ganforge.train.build import build_generator
+    from ganforge.nets.registry import build_generator
 
     torch.manual_seed(0)
     z_image, z_toy = torch.randn(6, LATENT), torch.randn(6, 2)
     for g_batch_norm in (True, False):
         image_g = build_gan(load_config("seed", overrides={**TINY, "remedies.g_batch_norm": g_batch_norm}), torch.device("cpu")).generator
-        toy_g = build_generator(load_config("stable", overrides={"remedies.g_batch_norm": g_batch_norm}), toy2d=True)
+        toy_g = build_generator(load_config("stable", toy2d=True, overrides={"remedies.g_batch_norm": g_batch_norm}))
         for g, z in ((image_g, z_image), (toy_g, z_toy)):
             norms = [m for m in g.modules() if isinstance(m, (KerasBatchNorm, nn.BatchNorm1d))]
             g.train()  # batch statistics: with BN, a sample's output depends on the rest of its batch

@@ -8,7 +8,7 @@ import torch
 
 from ganforge.config import load_config
 from ganforge.errors import GanforgeError
-from ganforge.train import checkpoint as ckpt
+from ganforge import checkpoint as ckpt
 from ganforge.train.loop import train
 
 TINY = {
@@ -358,7 +358,7 @@ def test_a_torn_last_log_line_does_not_block_a_resume(tmp_path):
 def test_an_imported_run_trains_on_under_another_preset_with_that_presets_settings(tmp_path):
     """The Keras import fixes the networks only: `stable` on it gets its own beta1 and an EMA starting from G."""
     from ganforge.nets import SeedDiscriminator, SeedGenerator
-    from ganforge.interop.keras import save_imported_run
+    from ganforge.train.run_state import save_imported_run
 
     torch.manual_seed(5)
     generator, discriminator = SeedGenerator(8, 32), SeedDiscriminator(32)

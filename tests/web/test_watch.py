@@ -12,7 +12,7 @@ import torch
 
 from browser import chromium, console_errors, wait_for
 from ganforge.config import load_config
-from ganforge.train import checkpoint as ckpt
+from ganforge import checkpoint as ckpt
 from ganforge.train.loop import train
 from ganforge.web.watch import make_server
 

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import torch
 
-from ..errors import GanforgeError
-from ..run_folder import BEST, CHECKPOINT_NAME, checkpoint_dir, checkpoint_path
+from .errors import GanforgeError
+from .run_folder import BEST, CHECKPOINT_NAME, checkpoint_dir, checkpoint_path
 
 FORMAT = "ganforge-checkpoint-1"
 
