@@ -21,12 +21,12 @@ def _run(args, capsys):
     [
         (["train", "--data", "/no/such/folder", "--out", "OUT"], "/no/such/folder: no such folder"),
         (["train", "--preset", "nope", "--out", "OUT"], "unknown preset 'nope'"),
-        (["train", "--resolution", "48", "--out", "OUT"], "resolution 48 is not supported"),
+        (["train", "--resolution", "48", "--out", "OUT"], "model.resolution = 48 is not one of: 32, 64, 128, 256"),
         (["train", "--set", "train.bogus=1", "--out", "OUT"], "unknown setting"),
         (["train", "--set", "train.batch_size=many", "--out", "OUT"], "batch_size must be int"),
         (["train", "--config", "/no/such.toml", "--out", "OUT"], "no such config file"),
         (["generate", "--checkpoint", "/no/such/run", "--out", "OUT"], "no such checkpoint"),
-        (["summary", "--resolution", "100"], "resolution 100 is not supported"),
+        (["summary", "--resolution", "100"], "model.resolution = 100 is not one of"),
         (["train", "--set", "model.width=0", "--out", "OUT"], "model.width must be at least 1"),
         # choices are checked before any data is read: the typo is reported, not the missing folder
         (["train", "--data", "/no/such/folder", "--set", "train.loss=logistc", "--out", "OUT"], "train.loss = 'logistc' is not one of"),

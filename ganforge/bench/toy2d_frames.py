@@ -59,7 +59,7 @@ def frame_data(gan: GAN, noise: torch.Tensor, extent: tuple[float, float]) -> di
     of G's loss at each sample, the way gradient descent moves it. On copies of the networks, D in the mode of G's step."""
     generator = copy.deepcopy(gan.ema.module).eval()
     discriminator = copy.deepcopy(gan.discriminator_local).train(gan.frozen_d_training).requires_grad_(False)
-    pack = getattr(discriminator, "pack", 1)
+    pack = discriminator.pack.pack  # D judges `pack` points at once: each cell is repeated to fill its pack
     with torch.no_grad():
         fake = generator(noise)
         axis = torch.linspace(*extent, HEATMAP_CELLS)
