@@ -5,9 +5,11 @@ import sys
 import time
 from pathlib import Path
 
-from .errors import GanforgeError
+from .errors import GanforgeError, output_file
 
 EXIT_USER_ERROR = 2
+EXIT_INTERNAL_ERROR = 1
+EXIT_BROKEN_PIPE = 141  # what a shell reports for a program ended by SIGPIPE
 
 # flag -> dotted config key; None means the flag is not set
 TRAIN_FLAGS = {
@@ -37,9 +39,19 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USER_ERROR, f"ganforge: error: {message} (see {self.prog} --help)\n")
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("ganforge")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="ganforge", description="Train, evaluate and diagnose image GANs.")
-    parser.add_argument("--debug", action="store_true", help="show full tracebacks")
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks (in any position)")
+    parser.add_argument("--version", action="version", version=f"ganforge {_version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     train = commands.add_parser("train", help="train a GAN (rerun the same command to resume)")
@@ -232,10 +244,8 @@ def cmd_generate(args) -> None:
         paths = interpolate(_generator_source(args), args.interpolate, args.out, args.frames, args.seed, resolve_device(args.device))
         print("wrote " + " and ".join(map(str, paths)))
         return
-    if args.n < 1:
-        raise GanforgeError("-n must be at least 1")
-    paths = generate(_generator_source(args), args.n, args.out, seed=args.seed, grid=args.grid, device=resolve_device(args.device))
-    print(f"wrote {paths[0]}" if len(paths) == 1 else f"wrote {len(paths)} images to {args.out}")
+    path = generate(_generator_source(args), args.n, args.out, seed=args.seed, grid=args.grid, device=resolve_device(args.device))
+    print(f"wrote {path}" if args.grid or args.n == 1 else f"wrote {args.n} images to {args.out} ({path.name} ...)")
 
 
 def _generator_source(args) -> Path:
@@ -310,6 +320,8 @@ def cmd_eval(args) -> None:
 
     if args.n < 10:
         raise GanforgeError("-n must be at least 10")
+    if args.out:
+        output_file(args.out)
     metrics = [m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None
     if args.samples:
         from .metrics.evaluate import evaluate_samples
@@ -398,22 +410,42 @@ COMMANDS = {"train": cmd_train, "generate": cmd_generate, "export": cmd_export, 
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv  # in any position: before the command or after it
+    args = _parser().parse_args([a for a in argv if a != "--debug"])
     if args.command not in READ_ONLY_COMMANDS:  # the others compute: MKL's mode is set before it first runs
         from .determinism import reproducible_mkl
         reproducible_mkl()
     try:
         COMMANDS[args.command](args)
     except GanforgeError as exc:
-        if args.debug:
+        if debug:
             raise
         print(f"ganforge: error: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR
+    except BrokenPipeError:  # `ganforge summary | head`: the reader has gone, and so has anyone to tell
+        try:  # Python's own flush at exit must not fail on the closed pipe
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError):  # a stdout with no descriptor (captured, replaced): nothing to flush into a pipe
+            pass
+        return EXIT_BROKEN_PIPE
     except OSError as exc:  # a path the checks above did not foresee: still one line naming it
-        if args.debug or exc.filename is None:
+        if debug:
             raise
+        if exc.filename is None:
+            return _internal_error(exc)
         print(f"ganforge: error: {exc.filename}: {exc.strerror}", file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # a bug: one line, and the traceback one flag away
+        if debug:
+            raise
+        return _internal_error(exc)
     return 0
+
+
+def _internal_error(exc: Exception) -> int:
+    first = (str(exc).splitlines() or [""])[0]
+    print(f"ganforge: internal error: {type(exc).__name__}: {first} (rerun with --debug for the traceback)", file=sys.stderr)
+    return EXIT_INTERNAL_ERROR

@@ -18,3 +18,14 @@ def output_folder(path, flag: str = "--out"):
     if not os.access(folder, os.W_OK | os.X_OK):
         raise GanforgeError(f"{flag} {folder}: this folder is not writable")
     return folder
+
+
+def output_file(path, flag: str = "--out", example: str = "results.json"):
+    """`path` as a file that can be written: not a folder, in a folder that exists (made if need be) and is writable."""
+    from pathlib import Path
+
+    path = Path(path)
+    if path.is_dir():
+        raise GanforgeError(f"{flag} {path}: a folder; give a file's name, e.g. {path / example}")
+    output_folder(path.parent, flag)
+    return path

@@ -65,6 +65,21 @@ def test_train_then_resume_then_generate(tmp_path, capsys):
     assert code == 0 and len(list((tmp_path / "gen").glob("sample-*.png"))) == 5
     code, out, _ = _run(["generate", "--checkpoint", run, "-n", "9", "--grid", "--out", str(tmp_path / "grid")], capsys)
     assert code == 0 and (tmp_path / "grid" / "grid.png").is_file()
+    # written a chunk at a time: 300 crosses a chunk, and the first images of any n are the same images
+    code, out, _ = _run(["generate", "--checkpoint", run, "-n", "300", "--out", str(tmp_path / "many")], capsys)
+    names = sorted(p.name for p in (tmp_path / "many").glob("sample-*.png"))
+    assert code == 0 and names[0] == "sample-00000.png" and names[-1] == "sample-00299.png" and len(names) == 300
+    for name in ("sample-00000.png", "sample-00004.png"):
+        assert (tmp_path / "many" / name).read_bytes() == (tmp_path / "gen" / name).read_bytes()
+
+
+def test_sample_names_sort_as_numbers_past_a_hundred_thousand():
+    from ganforge.sampling.generate import sample_name
+
+    assert sample_name(7, 10) == "sample-00007.png" and sample_name(99_999, 100_000) == "sample-99999.png"
+    assert sample_name(7, 100_001) == "sample-000007.png" and sample_name(100_000, 100_001) == "sample-100000.png"
+    indices = [0, 9, 10, 99_999, 100_000, 1_234_567]
+    assert sorted(sample_name(i, 2_000_000) for i in indices) == [sample_name(i, 2_000_000) for i in indices]
 
 
 def test_a_narrower_network_trains_and_its_checkpoint_generates(tmp_path, capsys):

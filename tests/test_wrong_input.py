@@ -109,6 +109,30 @@ def _cases():
         (["import-keras", "--generator", "/no/such/g.keras", "--out", "{out}"], "/no/such/g.keras"),
         (["import-keras", "--generator", "{root}/text.txt", "--out", "{out}"], "text.txt"),
         (["nope"], "nope"),
+        # arguments checked before any work
+        (T + ["--iterations", "0"], "train.iterations must be at least 1"),
+        (T + ["--set", "train.amp=bf17"], "train.amp = 'bf17' is not one of: off, bf16, fp16, auto"),
+        (T + ["--set", "optim.beta1=1.5"], "optim.beta1 must be in [0.0, 1.0)"),
+        (T + ["--set", "remedies.r1_gamma=-1"], "remedies.r1_gamma must be at least 0"),
+        (T + ["--set", "remedies.label_smoothing=1"], "remedies.label_smoothing"),
+        (T + ["--set", "model.dcgan.upsample=bilinear"], "model.dcgan.upsample"),
+        (T + ["--set", "train.procedure=nope"], "train.procedure"),
+        (T + ["--set", "train.max_minutes=-1"], "train.max_minutes"),
+        (T + ["--set", "data.workers=-2"], "data.workers"),
+        (T + ["--set", "optim.lr_decay=2"], "optim.lr_decay"),
+        (G + ["-n", "10000000000"], "GiB free"),
+        (G + ["-n", "5000", "--grid"], "--grid"),
+        (["watch", "{run}", "--port", "99999"], "--port 99999"),
+        (["watch", "{run}", "--port", "-1"], "--port -1"),
+        (["watch", "{run}", "--host", "localhots.invalid"], "--host localhots.invalid"),
+        (["report", "{run}", "--out", "{root}"], "a folder"),
+        (["report", "{run}", "--out", "/proc/nope/report.html"], "/proc/nope"),
+        (["report", "{run}", "--which", "best"], "no best checkpoint"),
+        (["eval", "--checkpoint", "{run}", "-n", "10", "--out", "{root}"], "a folder"),
+        (["eval", "--checkpoint", "{run}", "-n", "10", "--out", "/proc/nope/e.json"], "/proc/nope"),
+        (["eval", "--checkpoint", "{run}", "--which", "best", "-n", "10", "--out", "{out}/e.json"], "no best checkpoint"),
+        (["export", "{run}", "--which", "best", "--format", "onnx", "--out", "{out}"], "no best checkpoint"),
+        (["summary", "--set", "optim.beta2=1"], "optim.beta2"),
     ]
 
 
@@ -133,6 +157,7 @@ def test_a_wrong_invocation_is_one_line_exit_2_and_writes_nothing(argv, names, f
     assert len(lines) == 1 and lines[0].startswith("ganforge: error: "), err
     assert names.format(root=files) in lines[0], err
     assert not out.exists() or not any(out.rglob("*")), f"{out} has {list(out.rglob('*'))}"
+    assert not [p for p in files.rglob("*") if "partial" in p.name or ".tmp" in p.name]  # no stray half-written file
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -157,3 +182,36 @@ def test_any_config_file_text_gives_a_valid_config_or_a_clear_error(text, suffix
         load_config("seed", config_file=path)
     except GanforgeError as exc:
         assert path.name in str(exc)
+
+
+def test_a_bug_is_one_line_naming_it_and_debug_in_any_position_shows_the_traceback(monkeypatch, capsys):
+    import ganforge.cli as cli
+
+    def broken(args):
+        raise ZeroDivisionError("division by zero\nsecond line")
+
+    monkeypatch.setitem(cli.COMMANDS, "presets", broken)
+    assert main(["presets"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["ganforge: internal error: ZeroDivisionError: division by zero (rerun with --debug for the traceback)"]
+    for argv in (["--debug", "presets"], ["presets", "--debug"]):
+        with pytest.raises(ZeroDivisionError):
+            main(argv)
+
+
+def test_a_closed_pipe_ends_quietly():
+    """`ganforge summary | head -c 10`: the reader leaves early; no BrokenPipeError traceback, SIGPIPE's exit status."""
+    import subprocess
+    import sys
+
+    run = subprocess.run(["bash", "-c", f"set -o pipefail; {sys.executable} -m ganforge summary | head -c 10"],
+                         capture_output=True, text=True, timeout=120)
+    assert run.stdout and run.stderr == "" and run.returncode == 141
+
+
+def test_version_names_the_installed_package(capsys):
+    from importlib.metadata import version
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"])
+    assert exit_.value.code == 0 and capsys.readouterr().out.strip() == f"ganforge {version('ganforge')}"

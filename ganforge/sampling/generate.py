@@ -1,28 +1,62 @@
 """Sampling images from a trained checkpoint."""
+import io
+import shutil
 from pathlib import Path
 
 import torch
 
-from ..errors import output_folder
+from ..errors import GanforgeError, output_folder
 from ..viz import save_grid, to_uint8
 from .load import load_any_generator
 
+CHUNK = 256  # z is drawn and G run this many at a time: memory stays flat in n, and the first k images of any n agree
+MAX_GRID = 4096  # one picture of more tiles than this is unreadable (and large): write files instead
+DISK_MARGIN = 1.1  # PNG sizes vary between samples: refuse unless the estimate has 10% to spare
 
-@torch.no_grad()
-def generate(source: str | Path, count: int, out_dir: str | Path, seed: int = 0, grid: bool = False, device="cpu") -> list[Path]:
-    """Write `count` samples as PNGs (or one grid.png) from a run, a checkpoint or an exported .safetensors G.
-    G runs in inference mode, as the seed's G.predict."""
-    generator, config, _ = load_any_generator(source, device)
-    z = torch.randn(count, config.model.latent_dim, generator=torch.Generator().manual_seed(seed))
-    images = torch.cat([generator(chunk.to(device)).cpu() for chunk in z.split(256)])
-    out_dir = output_folder(out_dir)
-    if grid:
-        return [save_grid(images, out_dir / "grid.png")]
+
+def sample_name(index: int, count: int) -> str:
+    """sample-00000.png ...: zero-padded to the widest index, so that names sort as numbers for any count."""
+    return f"sample-{index:0{max(5, len(str(count - 1)))}d}.png"
+
+
+def _png(pixels) -> bytes:
     from PIL import Image
 
-    paths = []
-    for i, pixels in enumerate(to_uint8(images)):
-        path = out_dir / f"sample-{i:05d}.png"
-        Image.fromarray(pixels).save(path)
-        paths.append(path)
-    return paths
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+@torch.no_grad()
+def generate(source: str | Path, count: int, out_dir: str | Path, seed: int = 0, grid: bool = False, device="cpu") -> Path:
+    """Write `count` samples as PNGs (or one grid.png) from a run, a checkpoint or an exported .safetensors G.
+    G runs in inference mode, as the seed's G.predict. Files are written a chunk at a time; before the first, the
+    first chunk's PNG sizes estimate the whole, and a count that would not fit on the disk is refused.
+    Returns grid.png, or the first sample's file."""
+    if count < 1:
+        raise GanforgeError(f"-n must be at least 1, not {count}")
+    if grid and count > MAX_GRID:
+        raise GanforgeError(f"-n {count} with --grid: a grid holds at most {MAX_GRID} images; leave out --grid for files")
+    generator, config, _ = load_any_generator(source, device)
+    noise = torch.Generator().manual_seed(seed)
+
+    def chunks():
+        for start in range(0, count, CHUNK):
+            # always a whole chunk of z, then cut: torch draws small and large normal tensors differently
+            z = torch.randn(CHUNK, config.model.latent_dim, generator=noise)[: count - start]
+            yield start, generator(z.to(device)).cpu()
+
+    out_dir = output_folder(out_dir)
+    if grid:
+        return save_grid(torch.cat([images for _, images in chunks()]), out_dir / "grid.png")
+    for start, images in chunks():
+        encoded = [_png(pixels) for pixels in to_uint8(images)]
+        if start == 0:
+            needed = DISK_MARGIN * count * sum(map(len, encoded)) / len(encoded)
+            free = shutil.disk_usage(out_dir).free
+            if needed > free:
+                raise GanforgeError(f"-n {count}: about {needed / 2**30:.1f} GiB of PNGs (measured on the first {len(encoded)}), "
+                                    f"but {out_dir} has {free / 2**30:.1f} GiB free")
+        for offset, data in enumerate(encoded):
+            (out_dir / sample_name(start + offset, count)).write_bytes(data)
+    return out_dir / sample_name(0, count)

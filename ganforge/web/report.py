@@ -13,7 +13,7 @@ from pathlib import Path
 from PIL import Image
 
 from ..config import flatten, load_config, preset_names
-from ..errors import GanforgeError
+from ..errors import GanforgeError, output_file
 from .. import run_folder as folder
 from ..run_folder import read_log
 
@@ -27,11 +27,18 @@ def write_report(run_dir: str | Path, out: str | Path | None = None, which: str 
     run_dir = Path(run_dir)
     if not (run_dir / folder.CONFIG).is_file():
         raise GanforgeError(f"{run_dir}: not a ganforge run folder (no {folder.CONFIG})")
-    out = Path(out) if out else run_dir / "report.html"
+    if which == "best" and not (folder.checkpoint_dir(run_dir) / folder.BEST).is_file():
+        raise GanforgeError(f"{run_dir}: no best checkpoint ({folder.checkpoint_dir(run_dir) / folder.BEST}); "
+                            "runs keep one when trained with --set train.best_every=N")
+    out = output_file(out, example="report.html") if out else run_dir / "report.html"
     page = render(run_data(run_dir, which=which))
-    partial = out.with_name(out.name + ".partial")
-    partial.write_text(page, encoding="utf-8")
-    partial.replace(out)  # a browser reloading the page never sees half of it
+    partial = out.with_name(f".{out.name}.partial")
+    try:
+        partial.write_text(page, encoding="utf-8")
+        partial.replace(out)  # a browser reloading the page never sees half of it
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        raise GanforgeError(f"{out}: cannot be written ({exc.strerror or exc})") from exc
     return out
 
 

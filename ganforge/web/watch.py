@@ -4,8 +4,10 @@ pushes its data to the page with Server-Sent Events whenever the run writes.
 It reads files only: the trainer cannot tell whether anyone watches, a run under torchrun is watched the same way
 (its first process writes the folder), a dropped connection resumes (the browser's EventSource reconnects and
 sends Last-Event-ID: nothing is resent unless the run changed), and a finished run is replayed as it stands."""
+import errno
 import hashlib
 import json
+import socket
 import time
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -113,8 +115,17 @@ def make_server(run_dir: str | Path, host: str = "127.0.0.1", port: int = 8000) 
     run_dir = Path(run_dir)
     if not (run_dir / folder.CONFIG).is_file():
         raise GanforgeError(f"{run_dir}: not a ganforge run folder (no config.json); start the run first, then watch it")
+    if not 0 <= port <= 65535:
+        raise GanforgeError(f"--port {port}: a port is a number from 0 to 65535 (0: any free one)")
+    try:
+        socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise GanforgeError(f"--host {host}: not an address of this machine or a name that resolves ({exc}); "
+                            "127.0.0.1 serves this machine alone, 0.0.0.0 every network") from exc
     handler = type("Handler", (_Handler,), {"run_dir": run_dir})
     try:
         return WatchServer((host, port), handler)
     except OSError as exc:
-        raise GanforgeError(f"cannot listen on {host}:{port} ({exc.strerror or exc}); choose another --port") from exc
+        advice = "choose another --port" if exc.errno == errno.EADDRINUSE else "choose another --host (127.0.0.1 or 0.0.0.0)" \
+            if exc.errno == errno.EADDRNOTAVAIL else "choose another --port, or a --host of this machine"
+        raise GanforgeError(f"cannot listen on {host}:{port} ({exc.strerror or exc}); {advice}") from exc
