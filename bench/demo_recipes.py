@@ -57,7 +57,7 @@ RECIPES = {
                              "train.batch_size": 32, "optim.lr_decay": 0.0, "remedies.diffaugment": "translation"}),
     "modern-seed-family": ("modern", {"model.arch": "seed", "model.width": 16, "model.latent_dim": 100, "optim.lr_d": 5e-4,
                                       "optim.lr_g": 5e-4, "optim.beta1": 0.5, "train.batch_size": 32, "optim.lr_decay": 0.0,
-                                      "remedies.r1_gamma": 1.0, "remedies.r2_gamma": 1.0, "remedies.r1_interval": 8,
+                                      "remedies.r1_gamma": 1.0, "remedies.r2_gamma": 1.0, "remedies.lazy_interval": 8,
                                       "remedies.diffaugment": "translation"}),
     "dcgan-demo": ("dcgan", {"model.width": 16, "optim.lr_d": 5e-4, "optim.lr_g": 5e-4}),  # `make demo` before issue 22
     "stable": ("stable", {"model.width": 16}),

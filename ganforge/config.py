@@ -102,7 +102,7 @@ class OptimConfig(_Checked):
     lr_d: float = 1e-4  # D's Adam learning rate
     lr_g: float = 1e-4  # G's Adam learning rate (the seed uses D's for the stacked model)
     beta1: float = 0.05  # the seed's (sic); DCGAN uses 0.5
-    beta2: float = 0.999
+    beta2: float = 0.999  # Adam's second-moment decay; the seed's (Keras' default)
     eps: float = 1e-7  # Keras' epsilon: added to sqrt(v) before v's bias correction
     lr_decay: float = 0.0  # both learning rates fall linearly to 0 over this last fraction of the run; 0 = constant
 
@@ -171,7 +171,7 @@ class RemedyConfig(_Checked):
     g_batch_norm: bool = True  # false: G without BatchNorm, each sample a function of its own z alone
     r1_gamma: float = 0.0  # R1 penalty gamma/2 * |grad_x D(x)|^2 on real data (Mescheder et al. 2018); 0 = off
     r2_gamma: float = 0.0  # R2: the same penalty on fakes (R3GAN pairs it with R1); 0 = off
-    r1_interval: int = 16  # lazy R1 and R2: every N-th D step, weighted by N (Karras et al. 2020)
+    lazy_interval: int = 16  # lazy R1 and R2: every N-th D step, weighted by N (Karras et al. 2020); was r1_interval
     gp_weight: float = 0.0  # WGAN-GP (|grad D(x_hat)| - 1)^2 on real/fake interpolates (Gulrajani et al. 2017); 0 = off
     ema_half_life: float = 0.0  # EMA of G's weights, half-life in images (StyleGAN's 10k); 0 = off
     label_smoothing: float = 0.0  # one-sided: D's real label is 1 - this (Salimans et al. 2016)
@@ -183,7 +183,7 @@ class RemedyConfig(_Checked):
     d_steps: int = 1  # D's real+fake steps per G step
 
     def __post_init__(self):
-        self._at_least(1, "r1_interval", "pack", "d_steps")
+        self._at_least(1, "lazy_interval", "pack", "d_steps")
         self._at_least(0, "r1_gamma", "r2_gamma", "gp_weight", "ema_half_life", "instance_noise", "instance_noise_anneal",
                        "minibatch_std")
         self._within("label_smoothing", 0.0, 1.0, high_open=True)
@@ -202,16 +202,24 @@ class Config:
 
     @classmethod
     def from_dict(cls, values: dict, where: str = "config") -> "Config":
-        return _build(cls, values, where)
+        return _build(cls, _nest(values, where) if isinstance(values, dict) else values, where)
 
     def merged(self, values: dict, where: str) -> "Config":
         """A copy with `values` (nested sections, or dotted keys "train.batch_size") laid over it."""
         return _build(Config, _deep_update(self.to_dict(), _nest(values, where), where), where)
 
 
-def _nest(values: dict, where: str) -> dict:
+# Settings that were renamed: a run's config.json (or a config file) with the old name still loads, with a warning.
+RENAMED_SETTINGS = {"remedies.r1_interval": "remedies.lazy_interval"}  # it sets R2's interval too
+
+
+def _nest(values: dict, where: str, prefix: str = "") -> dict:
     nested: dict = {}
     for key, value in values.items():
+        if prefix + key in RENAMED_SETTINGS:
+            new = RENAMED_SETTINGS[prefix + key]
+            warnings.warn(f"{where}: {prefix + key} is now called {new}", stacklevel=3)
+            key = new[len(prefix):] if new.startswith(prefix) else new
         parts = key.split(".")
         node = nested
         for part in parts[:-1]:
@@ -219,7 +227,7 @@ def _nest(values: dict, where: str) -> dict:
             if not isinstance(node, dict):
                 raise GanforgeError(f"{where}: {key!r} mixes a section and a value")
         if isinstance(value, dict):
-            node.setdefault(parts[-1], {}).update(_nest(value, where))
+            node.setdefault(parts[-1], {}).update(_nest(value, where, f"{prefix}{key}."))
         else:
             node[parts[-1]] = value
     return nested
@@ -360,3 +368,44 @@ def read_config_file(path: str | Path) -> dict:
     if not isinstance(settings, dict):
         raise GanforgeError(f"{path}: expected an object of settings at the top, got {type(settings).__name__}")
     return settings
+
+
+def settings_reference() -> list[tuple[str, str, object, str]]:
+    """Every setting as (dotted name, type, default, description), in the dataclasses' order. The descriptions are
+    the comments beside each field in this file, so the reference (`--help`, docs/settings.md) cannot drift from them."""
+    import ast
+    import io
+    import tokenize
+
+    source = Path(__file__).read_text()
+    comments = {tok.start[0]: tok.string.lstrip("#").strip()
+                for tok in tokenize.generate_tokens(io.StringIO(source).readline) if tok.type == tokenize.COMMENT}
+    lines = source.splitlines()
+    described: dict[tuple[str, str], str] = {}
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ClassDef):
+            for statement in node.body:
+                if isinstance(statement, ast.AnnAssign) and isinstance(statement.target, ast.Name):
+                    line, text = statement.end_lineno, []
+                    if line in comments:
+                        text.append(comments[line])
+                        while line + 1 in comments and lines[line].lstrip().startswith("#"):  # a comment continued below
+                            line += 1
+                            text.append(comments[line])
+                    described[node.name, statement.target.id] = " ".join(text)
+    reference = []
+
+    def walk(cls, prefix):
+        hints = typing.get_type_hints(cls)
+        for f in dataclasses.fields(cls):
+            kind = hints[f.name]
+            if dataclasses.is_dataclass(kind):
+                walk(kind, f"{prefix}{f.name}.")
+                continue
+            choices = typing.get_args(kind) if typing.get_origin(kind) is Literal else ()
+            type_name = " | ".join(map(str, choices)) if choices else kind.__name__
+            default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+            reference.append((prefix + f.name, type_name, default, described.get((cls.__name__, f.name), "")))
+
+    walk(Config, "")
+    return reference

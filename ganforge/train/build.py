@@ -53,7 +53,7 @@ def check_choices(config: Config) -> None:
 
 def penalties(config: Config) -> list:
     r = config.remedies
-    return (([R1(r.r1_gamma, r.r1_interval)] if r.r1_gamma else []) + ([R2(r.r2_gamma, r.r1_interval)] if r.r2_gamma else [])
+    return (([R1(r.r1_gamma, r.lazy_interval)] if r.r1_gamma else []) + ([R2(r.r2_gamma, r.lazy_interval)] if r.r2_gamma else [])
             + ([GradientPenalty(r.gp_weight)] if r.gp_weight else []))
 
 

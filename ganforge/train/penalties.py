@@ -35,7 +35,7 @@ class ZeroCentredPenalty:
 
     def __init__(self, gamma: float, interval: int = 1, on: str = "real"):
         if interval < 1:
-            raise ValueError("remedies.r1_interval must be >= 1")
+            raise ValueError("remedies.lazy_interval must be >= 1")
         if gamma < 0:
             raise ValueError(f"a gradient penalty's gamma must be >= 0, not {gamma}")
         self.gamma, self.interval, self.on = gamma, interval, on

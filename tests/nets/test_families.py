@@ -31,7 +31,7 @@ FAMILY_RUNS = {
 }
 SMALL = {"model.resolution": 32, "model.latent_dim": 8, "train.batch_size": 4, "train.iterations": 4, "train.log_every": 1,
          "train.sample_every": 0, "train.checkpoint_every": 2, "train.diagnose_every": 0, "data.shapes_size": 16,
-         "remedies.r1_interval": 2}  # the lazy penalties' on and off steps both inside the run
+         "remedies.lazy_interval": 2}  # the lazy penalties' on and off steps both inside the run
 
 
 def _config(family, **changes):

@@ -103,3 +103,13 @@ def test_the_seed_preset_computes_bce_from_logits():
     from ganforge.config import load_config
 
     assert load_config("seed").train.loss == "logistic"
+
+
+def test_a_run_saved_with_r1_interval_loads_it_as_lazy_interval():
+    from ganforge.config import Config
+
+    saved = Config().to_dict()
+    saved["remedies"]["r1_interval"] = saved["remedies"].pop("lazy_interval") // 4  # config.json before the rename
+    with pytest.warns(UserWarning, match="remedies.r1_interval is now called remedies.lazy_interval"):
+        config = Config.from_dict(saved)
+    assert config.remedies.lazy_interval == 4

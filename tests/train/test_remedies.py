@@ -259,7 +259,7 @@ def test_bad_remedy_settings_are_clear_errors():
 
 
 ALL_REMEDIES = {
-    "train.loss": "hinge", "remedies.spectral_norm": "both", "remedies.r1_gamma": 1.0, "remedies.r1_interval": 3,
+    "train.loss": "hinge", "remedies.spectral_norm": "both", "remedies.r1_gamma": 1.0, "remedies.lazy_interval": 3,
     "remedies.ema_half_life": 20.0, "remedies.instance_noise": 0.1, "remedies.instance_noise_anneal": 5,
     "remedies.diffaugment": "color,translation,cutout", "remedies.minibatch_std": 2, "remedies.pack": 2, "remedies.d_steps": 2,
     "remedies.g_batch_norm": False,
