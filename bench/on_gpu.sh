@@ -20,7 +20,7 @@ common=(--data shapes --preset seed --resolution 128 --batch-size 64 --device cu
 timeout 90 python3 -m ganforge train "${common[@]}" --iterations 40 2>&1 | tail -3
 timeout 90 python3 -m ganforge train "${common[@]}" --iterations 60 2>&1 | tail -5
 tail -n 1 "$run/metrics.jsonl"
-timeout 45 python3 -m ganforge generate --checkpoint "$run" -n 16 --grid --out "$OUT/generated" 2>&1 | tail -2
+timeout 45 python3 -m ganforge generate "$run" -n 16 --grid --out "$OUT/generated" 2>&1 | tail -2
 
 echo "== 3. issue 4: stable on shapes at 64 px, batch 32, for ${SHAPES_MINUTES:=3} minutes"
 timeout 270 python3 bench/stabilizers.py --presets stable --seeds 0 --minutes "$SHAPES_MINUTES" --device cuda 2>&1 | tee "$OUT/stabilizers.txt"

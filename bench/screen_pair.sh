@@ -12,8 +12,8 @@ one() {
   OMP_NUM_THREADS=1 $PY -m ganforge train --data shapes --preset demo --resolution 32 --batch-size 32 --iterations 30000 \
     --set train.amp=auto --set train.max_minutes=9 --sample-every 500 --checkpoint-every 2000 --set train.best_every=1000 \
     --no-progress --out "$run" "$@" > "$run.log" 2>&1
-  OMP_NUM_THREADS=1 $PY -m ganforge eval --checkpoint "$run" -n 2000 --metrics fd,modes --out "$run/eval-last.json" >> "$run.log" 2>&1
-  OMP_NUM_THREADS=1 $PY -m ganforge eval --checkpoint "$run" --which best -n 2000 --metrics fd,modes --out "$run/eval-best.json" >> "$run.log" 2>&1
+  OMP_NUM_THREADS=1 $PY -m ganforge eval "$run" -n 2000 --metrics fd,modes --out "$run/eval-last.json" >> "$run.log" 2>&1
+  OMP_NUM_THREADS=1 $PY -m ganforge eval "$run" --which best -n 2000 --metrics fd,modes --out "$run/eval-best.json" >> "$run.log" 2>&1
 }
 # shellcheck disable=SC2086  # the recipes' arguments are meant to split
 one "$2" $3 &

@@ -1,7 +1,7 @@
-"""The README's toy2d picture: frames of `bench toy2d --frames` runs side by side, one row per run folder.
+"""The README's toy2d picture: frames of `bench toy2d --record` runs side by side, one row per run folder.
 
-    ganforge bench toy2d --dataset grid --preset seed --seeds 1 --iterations 10000 --frames runs/frames-seed --frame-every 1000
-    ganforge bench toy2d --dataset grid --preset stable --seeds 1 --iterations 10000 --frames runs/frames-stable --frame-every 1000
+    ganforge bench toy2d --dataset grid --preset seed --seeds 1 --iterations 10000 --record runs/frames-seed --frame-every 1000
+    ganforge bench toy2d --dataset grid --preset stable --seeds 1 --iterations 10000 --record runs/frames-stable --frame-every 1000
     python bench/toy2d_frames_figure.py runs/frames-seed/grid-seed0 runs/frames-stable/grid-seed0 --steps 0,2000,4000,6000,8000,10000 --out docs/toy2d-frames/seed-vs-stable.png
 """
 import argparse
@@ -12,7 +12,7 @@ from PIL import Image
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("runs", nargs="+", help="run folders written by bench toy2d --frames, one row each")
+    parser.add_argument("runs", nargs="+", help="run folders written by bench toy2d --record, one row each")
     parser.add_argument("--steps", required=True, help="comma-separated steps, one column each")
     parser.add_argument("--scale", type=float, default=0.5)
     parser.add_argument("--out", required=True)

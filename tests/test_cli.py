@@ -163,3 +163,60 @@ def test_the_first_estimate_says_how_long_and_how_to_bound_it(monkeypatch):
     for step in range(1, 30):
         bounded.update(step)
     assert said[0].endswith("2.8 h, but train.max_minutes=30 stops the run first")
+
+
+def _commands():
+    import argparse
+
+    from ganforge.cli import _parser
+
+    parser = _parser()
+    (subparsers,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    return parser, subparsers.choices
+
+
+def test_every_flag_has_help_and_every_default_shows():
+    import argparse
+
+    parser, commands = _commands()
+    for name, command in [("ganforge", parser), *commands.items()]:
+        formatter = command._get_formatter()
+        for action in command._actions:
+            if action.help == argparse.SUPPRESS:  # an older spelling, kept working
+                continue
+            assert action.help, f"{name} {action.option_strings or action.dest}: no help"
+            meaningful = action.default is not None and action.default is not False and action.default not in ([], "")
+            if meaningful and action.default != argparse.SUPPRESS:
+                assert "default" in formatter._get_help_string(action), f"{name} {action.option_strings}: default not shown"
+
+
+def test_a_flag_means_one_kind_of_thing_in_every_command():
+    """-n is a count everywhere, --samples a folder, --frames a count; a run is RUN, positional, everywhere."""
+    import argparse
+
+    _, commands = _commands()
+    kinds: dict[str, set] = {}
+    for name, command in commands.items():
+        for action in command._actions:
+            if action.help == argparse.SUPPRESS or isinstance(action, argparse._HelpAction):
+                continue
+            kind = "number" if action.type in (int, float) or getattr(action.type, "__name__", "") in ("count", "_port") else \
+                "switch" if action.nargs == 0 else "text"
+            for option in action.option_strings or [action.metavar or action.dest]:
+                kinds.setdefault(option, set()).add(kind)
+    assert {option: k for option, k in kinds.items() if len(k) > 1} == {}
+    assert kinds["-n"] == {"number"} and kinds["--samples"] == {"text"} and kinds["--frames"] == {"number"}
+    for name in ("generate", "eval", "export", "report", "watch"):
+        assert "RUN" in commands[name].format_usage()
+
+
+def test_older_spellings_still_work(tmp_path, capsys):
+    run = str(tmp_path / "run")
+    assert _run(["train", "--out", run, *TINY], capsys)[0] == 0
+    code, _, err = _run(["generate", "--checkpoint", run, "-n", "2", "--out", str(tmp_path / "old")], capsys)
+    assert code == 0, err
+    code, _, err = _run(["generate", run, "-n", "2", "--out", str(tmp_path / "new")], capsys)
+    assert code == 0, err
+    assert (tmp_path / "old" / "sample-00001.png").read_bytes() == (tmp_path / "new" / "sample-00001.png").read_bytes()
+    code, _, err = _run(["generate", run, "--checkpoint", run, "-n", "2", "--out", str(tmp_path / "both")], capsys)
+    assert code == 2 and "two runs given" in err

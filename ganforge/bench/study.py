@@ -188,13 +188,13 @@ def run_study(out: Path, budget: Budget = Budget(), jobs: int = 1, only: list[st
     """Runs every cell not stored yet in `jobs` worker processes; returns the variants run and every stored result
     (study_report.write_study makes the page)."""
     if jobs < 1:
-        raise GanforgeError("--jobs must be at least 1")
+        raise GanforgeError("jobs must be at least 1")
     unknown = set(budget.datasets) - {"grid", "ring", "shapes"}
     if unknown:
-        raise GanforgeError(f"--data {', '.join(sorted(unknown))}: choose from grid, ring, shapes")
+        raise GanforgeError(f"study data {', '.join(sorted(unknown))}: choose from grid, ring, shapes")
     known = {v.name: v for v in variants()}
     if only and not set(only) <= set(known):
-        raise GanforgeError(f"--variants: unknown {'; '.join(sorted(set(only) - set(known)))}; known: {'; '.join(known)}")
+        raise GanforgeError(f"unknown variant(s) {'; '.join(sorted(set(only) - set(known)))}; known: {'; '.join(known)}")
     wanted = set(only or known) | {known[name].base for name in only or known}  # a switch is read against its base
     chosen = [v for v in known.values() if v.name in wanted]
     for v in chosen:

@@ -125,9 +125,9 @@ def run_sweep(presets: list[str], dataset: str, trials: int, iterations: int, st
     if dataset not in SUCCESS:
         raise GanforgeError(f"unknown toy dataset {dataset!r}; choose one of: {', '.join(SUCCESS)}")
     if space not in ("goal", "extended"):
-        raise GanforgeError(f"--space {space!r}: choose goal (lr, beta1, batch) or extended (also loss and remedy weights)")
+        raise GanforgeError(f"search space {space!r}: choose goal (lr, beta1, batch) or extended (also loss and remedy weights)")
     if jobs < 1:
-        raise GanforgeError("--jobs must be at least 1")
+        raise GanforgeError("jobs must be at least 1")
     mixture(dataset)
     storage.parent.mkdir(parents=True, exist_ok=True)
     url = f"sqlite:///{storage.resolve()}"

@@ -84,7 +84,7 @@ def train_one(config: Config, dataset: str, seed: int, iterations: int, lr: floa
               frames: Path | None = None, frame_every: int = 500) -> ModeCoverage:
     """PacGAN's networks and optimizer settings (a sweep may change lr, beta1 and batch) with the preset's iteration,
     on one CPU thread. `frames`: a run folder for GAN Lab-style frames every `frame_every` iterations
-    (toy2d_frames.py); `ganforge bench toy2d --frames` writes its report."""
+    (toy2d_frames.py); `ganforge bench toy2d --record` writes its report."""
     with one_cpu_thread():
         return _train_one(config, dataset, seed, iterations, lr, beta1, batch, frames, frame_every)
 
@@ -135,7 +135,7 @@ def _timed_run(run: tuple) -> tuple[ModeCoverage, float]:
 
 
 def frame_folder(frames: Path, dataset: str, seed: int) -> Path:
-    """The run folder of one dataset and seed's frames under `bench toy2d --frames DIR`."""
+    """The run folder of one dataset and seed's frames under `bench toy2d --record DIR`."""
     return Path(frames) / f"{dataset}-seed{seed}"
 
 
@@ -145,9 +145,9 @@ def run_benchmark(config: Config, preset: str, datasets: list[str], seeds: int, 
     thread, so which worker takes it does not matter). `frames`: a folder that gets one
     run folder of GAN Lab-style frames per dataset and seed (frame_folder)."""
     if jobs < 1:
-        raise GanforgeError("--jobs must be at least 1")
+        raise GanforgeError("jobs must be at least 1")
     if frame_every < 1:
-        raise GanforgeError("--frame-every must be at least 1")
+        raise GanforgeError("frame_every must be at least 1")
     runs = [(config, dataset, seed, iterations, frames, frame_every) for dataset in datasets for seed in range(seeds)]
     results = {dataset: [] for dataset in datasets}
     with multiprocessing.get_context("spawn").Pool(min(jobs, len(runs))) if jobs > 1 else contextlib.nullcontext() as pool:

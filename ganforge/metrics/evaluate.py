@@ -125,10 +125,10 @@ def evaluate_samples(folder, data: str, metrics=None, count: int = 10000, device
 
     folder = Path(folder)
     if not folder.is_dir():
-        raise GanforgeError(f"--samples {folder}: not a folder of images")
+        raise GanforgeError(f"{folder}: not a folder of images (the samples to score)")
     files = list_folder_images(folder)
     if not files:
-        raise GanforgeError(f"--samples {folder}: no images in it")
+        raise GanforgeError(f"{folder}: no images in it (the samples to score)")
     metrics = _check(data, metrics, inception_weights, device)
     with Image.open(files[0]) as first:
         resolution = min(first.size)

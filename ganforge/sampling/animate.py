@@ -29,7 +29,7 @@ def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
 def walk_latents(latent_dim: int, stops: int, frames_per_leg: int, seed: int = 0) -> torch.Tensor:
     """`stops` random z, visited in turn and back to the first (a loop): (stops * frames_per_leg, latent_dim)."""
     if stops < 2 or frames_per_leg < 2:
-        raise GanforgeError("--interpolate needs at least 2 latents and --frames at least 2")
+        raise GanforgeError("an interpolation needs at least 2 latents and at least 2 frames between them")
     z = torch.randn(stops, latent_dim, generator=torch.Generator().manual_seed(seed))
     t = torch.arange(frames_per_leg) / frames_per_leg  # the leg's end is the next leg's start
     return torch.cat([slerp(z[i], z[(i + 1) % stops], t) for i in range(stops)])

@@ -42,7 +42,7 @@ def metadata(config: Config, step: int) -> dict[str, str]:
 def export(run: str | Path, fmt: str, out_dir: str | Path) -> Path:
     """Write the run's G (its latest checkpoint) as OUT/generator.safetensors or OUT/generator.onnx."""
     if fmt not in FORMATS:
-        raise GanforgeError(f"--format {fmt!r} is not one of: {', '.join(FORMATS)}")
+        raise GanforgeError(f"export format {fmt!r} is not one of: {', '.join(FORMATS)}")
     generator, config, step = load_generator(resolve_checkpoint(run))
     out_dir = output_folder(out_dir)
     path = out_dir / f"generator.{fmt}"

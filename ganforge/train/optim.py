@@ -76,7 +76,7 @@ class DecaySchedule:
         if reached <= 0:
             raise ValueError(f"the learning rates reached 0 at step {self.end}: the run is over")
         if iterations <= step:
-            raise ValueError(f"--iterations {iterations} is not past the run's step {step}")
+            raise ValueError(f"train.iterations = {iterations} is not past the run's step {step}")
         length = iterations - step if reached < 1 else min(fraction * iterations, iterations - step)
         return DecaySchedule(iterations, length, reached)
 

@@ -145,7 +145,7 @@
 
   function renderEvaluation(data) {
     const box = document.getElementById("evaluation");
-    if (!data.evaluation) { box.replaceChildren(el("p", "Not evaluated yet: ganforge eval --checkpoint RUN writes eval-STEP.json, shown here.", "empty")); return; }
+    if (!data.evaluation) { box.replaceChildren(el("p", "Not evaluated yet: ganforge eval RUN writes eval-STEP.json, shown here.", "empty")); return; }
     const table = el("table");
     for (const [k, v] of Object.entries(data.evaluation.results)) {
       const tr = el("tr"); tr.append(el("th", k), el("td", formatResult(v))); table.append(tr);

@@ -116,11 +116,11 @@ def make_server(run_dir: str | Path, host: str = "127.0.0.1", port: int = 8000) 
     if not (run_dir / folder.CONFIG).is_file():
         raise GanforgeError(f"{run_dir}: not a ganforge run folder (no config.json); start the run first, then watch it")
     if not 0 <= port <= 65535:
-        raise GanforgeError(f"--port {port}: a port is a number from 0 to 65535 (0: any free one)")
+        raise GanforgeError(f"port {port}: a port is a number from 0 to 65535 (0: any free one)")
     try:
         socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:
-        raise GanforgeError(f"--host {host}: not an address of this machine or a name that resolves ({exc}); "
+        raise GanforgeError(f"host {host}: not an address of this machine or a name that resolves ({exc}); "
                             "127.0.0.1 serves this machine alone, 0.0.0.0 every network") from exc
     handler = type("Handler", (_Handler,), {"run_dir": run_dir})
     try:
