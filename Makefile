@@ -55,7 +55,7 @@ test: install $(TF_VENV)/.installed $(FIDREF_VENV)/.installed
 		echo "note: chromium-driver not installed; the browser tests will be skipped (CI=true fails them)"; }
 	$(PY) -m pytest -q -p no:cacheprovider -W ignore::DeprecationWarning --durations=15
 
-# The speed benchmark needs TensorFlow for the seed's Keras side: its own environment, so tests never see it.
+# The speed benchmark needs TensorFlow for its Keras 3 side (tests/keras_reference.py): its own environment, so tests never see it.
 BENCH_VENV := .venv-bench
 $(BENCH_VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(BENCH_VENV)

@@ -14,7 +14,7 @@ import multiprocessing
 import time
 from pathlib import Path
 
-from ganforge.bench.machine import cpu_name
+from ganforge.studies.machine import cpu_name
 from ganforge.config import load_config
 from ganforge.metrics.evaluate import evaluate
 from ganforge.train.loop import train

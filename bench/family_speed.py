@@ -12,7 +12,7 @@ import time
 
 import torch
 
-from ganforge.bench.machine import cpu_name
+from ganforge.studies.machine import cpu_name
 from ganforge.config import load_config
 from ganforge.train.build import PROCEDURES, build_gan, resolve_device
 

@@ -14,7 +14,7 @@ import time
 import numpy as np
 import torch
 
-from ganforge.bench.machine import cpu_name
+from ganforge.studies.machine import cpu_name
 from ganforge.config import DataConfig
 from ganforge.data import load_images
 from ganforge.data.sampler import to_training_tensor

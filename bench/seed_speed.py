@@ -22,7 +22,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SIDES = {
-    "keras": "seed's Keras code, TensorFlow",
+    "keras": "the seed's networks in Keras 3, TensorFlow 2.21",
     "ganforge": "ganforge",
     "ganforge-plain": "ganforge, layers as written, NCHW",
     "ganforge-bf16": "ganforge, bf16 autocast (not the seed's exact numbers)",

@@ -19,7 +19,7 @@ import os
 import time
 from pathlib import Path
 
-from ganforge.bench.machine import cpu_name
+from ganforge.studies.machine import cpu_name
 
 
 def run_one(name: str, preset: str, settings: dict, data: str, resolution: int, minutes: float, batch: int, seed: int,

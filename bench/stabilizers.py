@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ganforge.config import load_config
 from ganforge.metrics.evaluate import evaluate
-from ganforge.bench.toy2d import run_benchmark
+from ganforge.studies.toy2d import run_benchmark
 from ganforge.train.build import resolve_device as run_device
 from ganforge.train.loop import train
 

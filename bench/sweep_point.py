@@ -12,7 +12,7 @@ import dataclasses
 import json
 import math
 
-from ganforge.bench.sweep import _plan, _train_point
+from ganforge.studies.sweep import _plan, _train_point
 
 
 def main() -> None:

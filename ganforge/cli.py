@@ -207,7 +207,7 @@ def _parser() -> argparse.ArgumentParser:
                        "(the points are drawn from one random stream per worker: keep --jobs to repeat a sweep)")
     sweep.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a setting laid over every preset (its own study)")
 
-    from .bench.study import Budget
+    from .studies.study import Budget
 
     study = command("study", "the seed's study: which of its choices causes which of its problems")
     study.add_argument("--out", default="runs/seed-study", help="folder for cells/, runs/, study.md and study.html")
@@ -400,7 +400,7 @@ def cmd_eval(args) -> None:
 
 def cmd_bench(args) -> None:
     from .config import load_config
-    from .bench.toy2d import frame_folder, run_benchmark
+    from .studies.toy2d import frame_folder, run_benchmark
 
     datasets = [d.strip() for d in args.dataset.split(",") if d.strip()]
     bad = [d for d in datasets if d not in ("ring", "grid")]
@@ -421,7 +421,7 @@ def cmd_bench(args) -> None:
 
 
 def cmd_sweep(args) -> None:
-    from .bench.sweep import run_sweep
+    from .studies.sweep import run_sweep
 
     out = Path(args.out)
     presets = [p.strip() for p in args.preset.split(",") if p.strip()]
@@ -432,8 +432,8 @@ def cmd_sweep(args) -> None:
 
 
 def cmd_study(args) -> None:
-    from .bench.study import Budget, run_study
-    from .bench.study_report import write_study
+    from .studies.study import Budget, run_study
+    from .studies.study_report import write_study
 
     budget = Budget(args.toy_iterations, args.toy_seeds, args.shapes_iterations, args.shapes_seeds, args.shapes_size, args.n,
                     datasets=tuple(d.strip() for d in args.data.split(",") if d.strip()),

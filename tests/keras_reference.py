@@ -1,4 +1,5 @@
-"""The seed's own Keras code, transcribed from shared/seed/000_8059007dea883e1f.txt as the reference.
+"""The seed's own Keras code (docs/seed.md), transcribed for Keras 3: a speed reference (bench/seed_speed.py) and a
+second check. The seed's own framework is tf.keras 2: tests/tf_keras_reference.py.
 
 Changes for Keras 3, each forced by an API difference, none changing the maths:
 - `Adam(lr=...)` is `Adam(learning_rate=...)` (Keras 3 removed `lr`);

@@ -8,7 +8,7 @@ whose `tf.keras` is Keras 2), never inside pytest's, which holds Keras 3. The te
 and it writes one folder per case under OUT_DIR (see `write_case`): the models as .h5 files saved by tf.keras
 2.15 before and after every iteration, every input as .npy, and the losses and forward passes as .npy/.json.
 
-`define_discriminator` and `define_generator` are the seed's text (shared/seed/000_8059007dea883e1f.txt) with
+`define_discriminator` and `define_generator` are the seed's text (described in docs/seed.md) with
 its imports. The seed does not show `define_gan` or its training loop; they are the usual Keras GAN recipe the
 seed describes: D on a real batch with labels 1, D on `g_model.predict` fakes with labels 0, then the stack
 G + D, D frozen, with labels 1.

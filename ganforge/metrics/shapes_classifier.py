@@ -1,7 +1,7 @@
 """A small CNN that tells the 120 modes of the built-in `shapes` data apart: ground truth for mode
 coverage, and an offline feature extractor (its 128-d penultimate layer) for a Fréchet distance.
 
-Trained by bench/train_shapes_classifier.py (deterministic, a few minutes on CPU); the weights ship in
+Trained by tools/train_shapes_classifier.py (deterministic, a few minutes on CPU); the weights ship in
 the package as shapes_classifier.pt. Images of any resolution are box-filtered down to 32x32 first.
 """
 from importlib import resources

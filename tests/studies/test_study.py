@@ -9,8 +9,8 @@ import pytest
 from ganforge.cli import main
 from ganforge.config import load_config
 from ganforge.errors import GanforgeError
-from ganforge.bench.study import CHOICES, Budget, instability, interval, variants
-from ganforge.bench.study_report import answers, budget_line
+from ganforge.studies.study import CHOICES, Budget, instability, interval, variants
+from ganforge.studies.study_report import answers, budget_line
 from ganforge.nets.registry import build_discriminator, build_generator
 
 from browser import chromium, console_errors, requested_urls
@@ -146,13 +146,17 @@ def test_the_budget_line_names_the_datasets_run_and_no_other():
 
 
 @pytest.mark.parametrize("flags, message", [
-    (["--variants", "nope"], "--variants: unknown nope"),
-    (["--data", "moon"], "--data moon: choose from grid, ring, shapes"),
-    (["--shapes-seeds", "0"], "--shapes-seeds must be at least 1, not 0"),
-    (["--jobs", "0"], "--jobs must be at least 1"),
+    (["--variants", "nope"], "unknown variant(s) nope"),
+    (["--data", "moon"], "study data moon: choose from grid, ring, shapes"),
+    (["--shapes-seeds", "0"], "argument --shapes-seeds: must be at least 1, not 0"),
+    (["--jobs", "0"], "argument --jobs: must be at least 1, not 0"),
 ])
 def test_a_wrong_study_invocation_is_one_line_and_exit_2(flags, message, tmp_path, capsys):
-    assert main(["study", "--out", str(tmp_path), *flags]) == 2
+    try:
+        code = main(["study", "--out", str(tmp_path), *flags])
+    except SystemExit as exc:  # argparse's own checks
+        code = exc.code
+    assert code == 2
     err = capsys.readouterr().err
     assert err.strip().splitlines() == [f"ganforge: error: {err.split('error: ', 1)[1].strip()}"] and message in err
     assert not (tmp_path / "cells").exists()

@@ -1,7 +1,7 @@
 """Train the `shapes` mode classifier shipped as ganforge/metrics/shapes_classifier.pt.
 
 Deterministic (fixed seeds, one thread order on CPU), a few minutes on 2 cores:
-    python bench/train_shapes_classifier.py [--out ganforge/metrics/shapes_classifier.pt]
+    python tools/train_shapes_classifier.py [--out ganforge/metrics/shapes_classifier.pt]
 Trains on images rendered at 32, 64 and 128 px (so the classifier sees every scale it will be fed),
 and prints its accuracy on held-out images rendered from another seed.
 """

@@ -8,7 +8,7 @@ import torch
 
 from ganforge.config import load_config
 from ganforge.nets.toy import Maxout, ToyDiscriminator, ToyGenerator
-from ganforge.bench.toy2d import LR, mixture, real_floor, score, toy_gan, train_one
+from ganforge.studies.toy2d import LR, mixture, real_floor, score, toy_gan, train_one
 
 
 def test_mixtures_have_pacgans_means_and_spreads():
@@ -61,7 +61,7 @@ def test_d_learns_at_the_presets_ratio_to_gs_rate():
 
 
 def test_two_worker_processes_give_the_same_table_as_one():
-    from ganforge.bench.toy2d import run_benchmark
+    from ganforge.studies.toy2d import run_benchmark
 
     config = load_config("stable")
     alone = run_benchmark(config, "stable", ["ring", "grid"], seeds=2, iterations=40, log=lambda *_: None)
@@ -73,7 +73,7 @@ def test_two_worker_processes_give_the_same_table_as_one():
 
 def test_a_toy2d_run_uses_one_cpu_thread_and_gives_the_callers_back(monkeypatch):
     # Two threads round a split sum differently and a GAN amplifies it, so the result would depend on the cores.
-    from ganforge.bench import toy2d
+    from ganforge.studies import toy2d
 
     seen = []
     real_score = toy2d.score
@@ -99,7 +99,7 @@ def test_a_presets_toy2d_table_applies_on_toy2d_alone():
 
 
 def test_toy2d_runs_decay_both_rates_as_the_preset_says(monkeypatch):
-    import ganforge.bench.toy2d as toy2d
+    import ganforge.studies.toy2d as toy2d
 
     rates = []
     monkeypatch.setattr(toy2d, "set_learning_rate", lambda optimizer, lr: rates.append(lr))
@@ -112,7 +112,7 @@ def test_toy2d_runs_decay_both_rates_as_the_preset_says(monkeypatch):
 
 
 def test_bench_set_lays_a_setting_over_the_preset(monkeypatch, capsys):
-    import ganforge.bench.toy2d as toy2d
+    import ganforge.studies.toy2d as toy2d
     from ganforge.cli import main
 
     decays = []
@@ -144,7 +144,7 @@ def test_recording_frames_changes_nothing_and_writes_a_run_folder(tmp_path):
 
 
 def test_frame_heatmap_is_d_over_the_plane_and_arrows_raise_ds_score():
-    from ganforge.bench.toy2d_frames import HEATMAP_CELLS, frame_data
+    from ganforge.studies.toy2d_frames import HEATMAP_CELLS, frame_data
 
     torch.manual_seed(0)
     gan = toy_gan(load_config("seed"), LR, beta1=0.5)

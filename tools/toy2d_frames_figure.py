@@ -2,7 +2,7 @@
 
     ganforge bench toy2d --dataset grid --preset seed --seeds 1 --iterations 10000 --record runs/frames-seed --frame-every 1000
     ganforge bench toy2d --dataset grid --preset stable --seeds 1 --iterations 10000 --record runs/frames-stable --frame-every 1000
-    python bench/toy2d_frames_figure.py runs/frames-seed/grid-seed0 runs/frames-stable/grid-seed0 --steps 0,2000,4000,6000,8000,10000 --out docs/toy2d-frames/seed-vs-stable.png
+    python tools/toy2d_frames_figure.py runs/frames-seed/grid-seed0 runs/frames-stable/grid-seed0 --steps 0,2000,4000,6000,8000,10000 --out docs/toy2d-frames/seed-vs-stable.png
 """
 import argparse
 from pathlib import Path

@@ -54,7 +54,7 @@ def test_parallel_workers_share_the_trials_and_a_resumed_search_draws_new_points
     pairs = lambda trials: {(t.params["lr"], t.user_attrs["training_seed"]) for t in trials}  # noqa: E731
     assert pairs(again.trials) == pairs(finished[:3]) and len({seed for _, seed in pairs(finished)}) == 5
     # --jobs 2 drew 2 points from the first stream and 1 from a second: --jobs 1's third point is another one.
-    from ganforge.bench.sweep import _draw
+    from ganforge.studies.sweep import _draw
 
     points = lambda draws: {(p.params["lr"], p.training_seed) for p in draws}  # noqa: E731
     assert pairs(finished[:3]) == points(_draw("goal", 2, 0) + _draw("goal", 1, 1)) != points(_draw("goal", 3, 0))
@@ -63,7 +63,7 @@ def test_parallel_workers_share_the_trials_and_a_resumed_search_draws_new_points
 def test_a_killed_sweep_rerun_finishes_the_points_it_had_not_run(tmp_path, monkeypatch):
     import optuna
 
-    import ganforge.bench.sweep as sweep
+    import ganforge.studies.sweep as sweep
 
     def run(out, trials=4):
         sweep.run_sweep(["seed"], "ring", trials=trials, iterations=2, storage=out / "sweep.db", out_dir=out, log=lambda _: None)
@@ -94,7 +94,7 @@ def test_a_killed_sweep_rerun_finishes_the_points_it_had_not_run(tmp_path, monke
 def test_drawn_points_are_optunas_own_draws_and_run_largest_batch_first(tmp_path):
     import optuna
 
-    from ganforge.bench.sweep import _draw, _suggest, run_sweep
+    from ganforge.studies.sweep import _draw, _suggest, run_sweep
 
     seen = []
 
@@ -117,8 +117,8 @@ def test_drawn_points_are_optunas_own_draws_and_run_largest_batch_first(tmp_path
 def test_set_lays_a_setting_over_every_trial_in_a_study_of_its_own(tmp_path, monkeypatch, capsys):
     import optuna
 
-    import ganforge.bench.sweep as sweep
-    from ganforge.bench.toy2d import train_one
+    import ganforge.studies.sweep as sweep
+    from ganforge.studies.toy2d import train_one
 
     decays = []
 
