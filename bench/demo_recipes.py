@@ -5,7 +5,7 @@ counted. Runs one after another in one process, so every recipe gets the same ma
     python bench/demo_recipes.py [--recipes demo,dcgan-demo] [--minutes 4.5] [--amp auto,off] [--busy 0,1]
                                  [--seeds 0] [--samples 2000] [--out runs/bench-demo]
 
---busy 1 keeps one core busy with a spinning process during each run (a user's other work). Goal (issue 22):
+--busy 1 keeps one core busy with a spinning process during each run (a user's other work). Goal (docs/results.md, the demo's benchmark):
 >= 110/120 modes, >= 85% high quality, fd_shapes <= 100, no warning, last within 10% of best's fd_shapes.
 """
 import argparse
@@ -22,27 +22,27 @@ from ganforge.train.loop import train
 # What every row shares (the Makefile's `demo` run), then each recipe's own settings.
 DEMO = {"model.resolution": 32, "train.batch_size": 64, "train.iterations": 30000, "optim.lr_decay": 0.3, "train.sample_every": 500,
         "train.checkpoint_every": 2000, "train.best_every": 1000}
-# Recipes named after an earlier preset keep the settings it had then (beta2 0.999 before screen W, no full-resolution
-# layer in G before screen X).
+# Recipes named after an earlier preset keep the settings it had then (beta2 0.999 before it took 0.99, no full-resolution
+# layer in G before it took one: docs/results.md, the demo's benchmark).
 BEFORE_X = {"model.dcgan.full_res_channels": 0}
 RECIPES = {
     "demo": ("demo", {"train.batch_size": 32, "optim.lr_decay": 0.0}),  # the Makefile's: the demo preset
-    # the preset before screen X (docs/results.md): G's last doubling makes RGB itself, no layer at full resolution
+    # the preset before G's full-resolution layer (docs/results.md): G's last doubling makes RGB itself, no layer at full resolution
     "demo-no-full-res": ("demo", {"train.batch_size": 32, "optim.lr_decay": 0.0, **BEFORE_X}),
-    # screen X's wider full-resolution layer: 32 channels instead of the preset's 16
+    # a wider full-resolution layer: 32 channels instead of the preset's 16
     "demo-full-res-32": ("demo", {"train.batch_size": 32, "optim.lr_decay": 0.0, "model.dcgan.full_res_channels": 32}),
-    # the preset before its rates doubled (docs/results.md, screen V): G 2e-4, D 1e-4
+    # the preset before its rates doubled (docs/results.md): G 2e-4, D 1e-4
     "demo-slow": ("demo", {"train.batch_size": 32, "optim.lr_decay": 0.0, "optim.lr_g": 2e-4, "optim.lr_d": 1e-4, "optim.beta2": 0.999,
                            **BEFORE_X}),
-    # the preset before screen W (docs/results.md): Adam's beta2 at 0.999 instead of StyleGAN's 0.99
+    # the preset before beta2 0.99 (docs/results.md): Adam's beta2 at 0.999 instead of StyleGAN's 0.99
     "demo-beta2-0.999": ("demo", {"train.batch_size": 32, "optim.lr_decay": 0.0, "optim.beta2": 0.999, **BEFORE_X}),
-    # the preset's rates tripled instead (screen V in docs/results.md: past the edge at this budget)
+    # the preset's rates tripled instead (docs/results.md, the demo's benchmark: past the edge at this budget)
     "demo-faster": ("demo", {"optim.beta2": 0.999, "train.batch_size": 32, "optim.lr_decay": 0.0, "optim.lr_g": 6e-4, "optim.lr_d": 3e-4,
                              **BEFORE_X}),
-    # the preset before screen O: G's doublings as Radford et al.'s transposed convolutions, G 2e-4, D 1e-4
+    # the preset before nearest upsampling: G's doublings as Radford et al.'s transposed convolutions, G 2e-4, D 1e-4
     "demo-transposed": ("demo", {"optim.beta2": 0.999, "train.batch_size": 32, "optim.lr_decay": 0.0, "model.dcgan.upsample": "transposed",
                                  "optim.lr_g": 2e-4, "optim.lr_d": 1e-4, **BEFORE_X}),
-    # G's rate doubled alone, D at 1e-4 (screen R in docs/results.md)
+    # G's rate doubled alone, D at 1e-4 (docs/results.md, the demo's benchmark)
     "demo-fast-g": ("demo", {"optim.beta2": 0.999, "train.batch_size": 32, "optim.lr_decay": 0.0, "optim.lr_g": 4e-4, "optim.lr_d": 1e-4,
                              **BEFORE_X}),
     # D at half G's width, G 4e-4, D 1e-4, transposed convolutions (screens H and I in docs/results.md)
@@ -59,7 +59,7 @@ RECIPES = {
                                       "optim.lr_g": 5e-4, "optim.beta1": 0.5, "train.batch_size": 32, "optim.lr_decay": 0.0,
                                       "remedies.r1_gamma": 1.0, "remedies.r2_gamma": 1.0, "remedies.lazy_interval": 8,
                                       "remedies.diffaugment": "translation"}),
-    "dcgan-demo": ("dcgan", {"model.width": 16, "optim.lr_d": 5e-4, "optim.lr_g": 5e-4}),  # `make demo` before issue 22
+    "dcgan-demo": ("dcgan", {"model.width": 16, "optim.lr_d": 5e-4, "optim.lr_g": 5e-4}),  # `make demo` before the dcgan family's demo preset
     "stable": ("stable", {"model.width": 16}),
 }
 

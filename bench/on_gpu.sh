@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # What a session runs when it is lent a GPU machine, in one call (about 8 minutes on an H100):
-# the speed table, the real CLI on CUDA (train, resume, generate), issue 4's shapes row with a GPU's budget,
+# the speed table, the real CLI on CUDA (train, resume, generate), the shapes-64 row of docs/results.md with a GPU's budget,
 # then torch.compile. Each part has its own time limit, so one that hangs or fails does not hide the others.
 # Results go to $OUT (or ./gpu-results). Uses the machine's own PyTorch; ganforge runs from the checkout.
 cd "$(dirname "$0")/.."
@@ -22,7 +22,7 @@ timeout 90 python3 -m ganforge train "${common[@]}" --iterations 60 2>&1 | tail 
 tail -n 1 "$run/metrics.jsonl"
 timeout 45 python3 -m ganforge generate "$run" -n 16 --grid --out "$OUT/generated" 2>&1 | tail -2
 
-echo "== 3. issue 4: stable on shapes at 64 px, batch 32, for ${SHAPES_MINUTES:=3} minutes"
+echo "== 3. shapes-64: stable on shapes at 64 px, batch 32, for ${SHAPES_MINUTES:=3} minutes"
 timeout 270 python3 bench/stabilizers.py --presets stable --seeds 0 --minutes "$SHAPES_MINUTES" --device cuda 2>&1 | tee "$OUT/stabilizers.txt"
 
 echo "== 4. bf16 + torch.compile at batch 256 (compile time in the warm-up column)"

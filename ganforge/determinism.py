@@ -45,9 +45,16 @@ def strict_mkl_branch() -> str | None:
     return next((name for name, code in BRANCHES.items() if settings & ~STRICT == code), f"branch {settings & ~STRICT}")
 
 
+def mkl_auto_branch() -> int | None:
+    """The code of the branch MKL dispatches to on this CPU (mkl_cbwr.h; AVX2 is 10), or None without MKL. MKL sends
+    non-Intel CPUs (AMD's, AVX2 and AVX-512 or not) to a branch below AVX2, which has no strict mode."""
+    mkl = _mkl()
+    return mkl.mkl_serv_cbwr_get_auto_branch() if mkl else None
+
+
 def reproducible_mkl() -> str | None:
     """Put MKL in strict mode on its AVX2 branch; returns the strict branch MKL runs, or None where it cannot (no
-    MKL, a CPU without AVX2, or MKL already run in this process). A user's own MKL_CBWR is kept.
+    MKL, a CPU MKL does not dispatch to AVX2, as AMD's, or MKL already run in this process). A user's own MKL_CBWR is kept.
 
     Through the environment rather than mkl_cbwr_set(), which took the same mode but left 3 runs in 30 apart."""
     mkl = _mkl()

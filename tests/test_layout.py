@@ -1,5 +1,6 @@
 """The package's layout: no two modules import each other, however indirectly (lazy imports inside functions count)."""
 import ast
+import re
 from pathlib import Path
 
 import ganforge
@@ -116,3 +117,11 @@ def test_docs_layout_names_every_module():
         if not named:
             missing.append(str(relative))
     assert missing == []
+
+
+def test_code_points_to_the_docs_not_to_issue_numbers_or_screen_letters():
+    root = PACKAGE.parent
+    files = [*PACKAGE.rglob("*.py"), *PACKAGE.rglob("*.toml"), *(root / "bench").glob("*"), *(root / "tools").glob("*.py")]
+    cited = [f"{path.relative_to(root)}: {match.group(0)}" for path in files if path.is_file()
+             for match in re.finditer(r"(?<!clean-fid )(?<![/\w])(issue \d+|screen [A-Z]\d*)\b", path.read_text())]
+    assert cited == []

@@ -20,7 +20,7 @@ LR_RANGE = (1e-5, 1e-3)
 
 @dataclass(frozen=True)
 class Success:
-    """grid: >= 24 of 25 modes and >= 90% high quality (issue 4); ring: all 8 modes and >= 90%."""
+    """grid: >= 24 of 25 modes and >= 90% high quality (the goal docs/results.md#hyperparameter-sensitivity states); ring: all 8 modes and >= 90%."""
 
     min_modes: int
     min_quality: float = 0.9
