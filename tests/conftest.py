@@ -98,3 +98,15 @@ def pytest_unconfigure(config):
             process.kill()
             process.wait()
         shutil.rmtree(out, ignore_errors=True)  # about 3.7 GB of float64 models
+
+
+def colour_pixels(path, rgb, tolerance: int = 12) -> int:
+    """How many pixels of a PNG are within `tolerance` of an RGB colour (a plot's lines and markers, counted)."""
+    import numpy as np
+    from PIL import Image
+
+    pixels = np.asarray(Image.open(path).convert("RGB")).astype(int)
+    return int((np.abs(pixels - np.array(rgb)).max(axis=-1) <= tolerance).sum())
+
+
+TAB10 = {"blue": (31, 119, 180), "orange": (255, 127, 14), "green": (44, 160, 44), "red": (214, 39, 40), "purple": (148, 103, 189)}

@@ -28,7 +28,11 @@ def test_sweep_resumes_from_storage_and_reports_each_preset(tmp_path, capsys):
     assert len(seed_rows) == 3 and all(row.endswith("| no |") for row in seed_rows)
     rates = [float(row.split("|")[1]) for row in seed_rows]
     assert rates == sorted(rates)
-    assert (tmp_path / "sweep.png").stat().st_size > 1000
+    # one panel per preset, every trial a red dot (none succeeds) and no green one
+    from conftest import colour_pixels
+
+    assert colour_pixels(tmp_path / "sweep.png", (214, 39, 40), tolerance=40) > 50
+    assert colour_pixels(tmp_path / "sweep.png", (44, 160, 44), tolerance=40) == 0
 
 
 def test_sweep_errors_are_one_line(tmp_path, capsys):

@@ -99,10 +99,19 @@ def test_the_old_name_of_the_clipped_loss_still_loads_with_a_warning():
     assert config.train.loss == "keras_torch_bce"
 
 
-def test_the_seed_preset_computes_bce_from_logits():
+def test_the_seed_presets_loss_is_tf_keras_bce_from_logits_never_clipped():
+    """tf.keras 2 computes the seed's BCE from the sigmoid's cached logits: at logit -30 with label 1 the loss is
+    softplus(30) = 30.0000000000000935... and its gradient -sigmoid(30) - 1 + 1 = -1 (closed form, not clipped at 1e-7)."""
     from ganforge.config import load_config
+    from ganforge.train.objectives import make_objective
 
-    assert load_config("seed").train.loss == "logistic"
+    config = load_config("seed")
+    objective = make_objective(config.train.loss, config.remedies.label_smoothing, config.train.procedure)
+    logits = torch.tensor([[-30.0], [30.0]], dtype=torch.float64, requires_grad=True)
+    g_loss = objective.g(logits[:1])
+    (gradient,) = torch.autograd.grad(g_loss, logits)
+    assert g_loss.item() == pytest.approx(30.0, abs=1e-12) and gradient[0, 0].item() == pytest.approx(-1.0, abs=1e-12)
+    assert objective.d_fake(logits[1:]).item() == pytest.approx(30.0, abs=1e-12)  # label 0 at logit 30: softplus(30)
 
 
 def test_a_run_saved_with_r1_interval_loads_it_as_lazy_interval():

@@ -90,7 +90,10 @@ def test_a_run_writes_config_metrics_grids_plot_and_keeps_last_k(tmp_path):
     assert {"d_loss_real", "d_loss_fake", "g_loss", "d_acc_real", "d_acc_fake", "img_per_s"} <= set(rows[0])
     assert [p.name for p in ckpt.list_checkpoints(tmp_path)] == ["checkpoint-00000004.pt", "checkpoint-00000006.pt"]
     assert (tmp_path / "samples" / "step-00000003.png").is_file() and result.sample_grid.is_file()
-    assert result.loss_plot.is_file() and result.loss_plot.stat().st_size > 1000
+    # the plot draws its curves in matplotlib's colour cycle: the three losses blue, orange and green
+    from conftest import TAB10, colour_pixels
+
+    assert all(colour_pixels(result.loss_plot, TAB10[name]) > 20 for name in ("blue", "orange", "green"))
 
 
 def test_resume_with_other_settings_is_refused(tmp_path):
