@@ -99,7 +99,7 @@ def _cases():
         (["summary", "--resolution", "48"], "48"),
         (["summary", "--set", "model.arch=nope"], "model.arch"),
         # benchmarks, sweeps, the study, import
-        (["bench", "toy2d", "--dataset", "moon"], "moon"),
+        (["bench", "toy2d", "--dataset", "moon"], "toy2d datasets: ring, grid or both, not moon"),
         (["bench", "toy2d", "--jobs", "0"], "--jobs: must be at least 1"),
         (["bench", "toy2d", "--set", "remedies.minibatch_std=4"], "not available for toy2d's networks"),
         (["bench", "nope"], "nope"),

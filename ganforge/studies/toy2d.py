@@ -31,6 +31,8 @@ EVAL_SAMPLES = 2500
 BATCH = 100
 LR, BETA1 = 1e-4, 0.8
 
+DATASETS = ("ring", "grid")
+
 # PacGAN Table 1 (their numbers, 400k iterations): modes, % high quality, reverse KL
 PUBLISHED = {
     "ring": {"GAN": (6.3, 98.2, 0.45), "PacGAN4": (7.8, 95.9, 0.07)},
@@ -148,6 +150,8 @@ def run_benchmark(config: Config, preset: str, datasets: list[str], seeds: int, 
         raise GanforgeError("jobs must be at least 1")
     if frame_every < 1:
         raise GanforgeError("frame_every must be at least 1")
+    if not datasets or any(d not in DATASETS for d in datasets):
+        raise GanforgeError(f"toy2d datasets: {', '.join(DATASETS)} or both, not {','.join(datasets) or 'none'}")
     runs = [(config, dataset, seed, iterations, frames, frame_every) for dataset in datasets for seed in range(seeds)]
     results = {dataset: [] for dataset in datasets}
     with multiprocessing.get_context("spawn").Pool(min(jobs, len(runs))) if jobs > 1 else contextlib.nullcontext() as pool:
@@ -156,6 +160,12 @@ def run_benchmark(config: Config, preset: str, datasets: list[str], seeds: int, 
             log(f"{dataset} seed {seed}: {result.modes_covered}/{result.num_modes} modes, {100 * result.high_quality:.1f}% high quality, "
                 f"reverse KL {result.reverse_kl:.3f} ({seconds:.0f} s)")
             results[dataset].append(result)
+    if frames:  # each recorded run as a page that opens offline
+        from ..web.report import write_report
+
+        for dataset in datasets:
+            for seed in range(seeds):
+                write_report(frame_folder(frames, dataset, seed))
     rows = []
     for dataset in datasets:
         rows.append(_row(f"ganforge {preset} ({iterations:,} it)", dataset, results[dataset]))
