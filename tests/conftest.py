@@ -59,7 +59,36 @@ def tf_python() -> Path | None:
     return path if path.is_file() else None
 
 
+WRITES_FILES = {"tmp_path", "tmp_path_factory"}
+
+
+def _writes_files(item) -> bool:
+    """Whether the test, or a fixture it asks for (not this file's autouse ones), wants a folder to write in."""
+    info = getattr(item, "_fixtureinfo", None)
+    if info is None:
+        return True
+    seen, todo = set(), list(info.argnames)
+    while todo:
+        name = todo.pop()
+        if name in WRITES_FILES:
+            return True
+        if name in seen:
+            continue
+        seen.add(name)
+        for definition in info.name2fixturedefs.get(name, ()):
+            todo += list(definition.argnames)
+    return False
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m selects: the unit marker is set here
 def pytest_collection_modifyitems(session, config, items):
+    # The unit lane (`make unit`, `pytest -m unit`): tests that write no files, so train no run and start no
+    # subprocess worth the name; about a minute on 2 cores.
+    for item in items:
+        if "slow" not in item.keywords and not _writes_files(item):
+            item.add_marker(pytest.mark.unit)
+    if "unit" in (config.getoption("markexpr") or ""):
+        return  # no TensorFlow reference in the background for the unit lane
     python = tf_python()
     parity = [item for item in items if item.nodeid.startswith("tests/interop/test_tf_keras_parity.py")]
     if python is None or not parity:

@@ -37,6 +37,7 @@ def generate(source: str | Path, count: int, out_dir: str | Path, seed: int = 0,
         raise GanforgeError(f"-n must be at least 1, not {count}")
     if grid and count > MAX_GRID:
         raise GanforgeError(f"-n {count} with --grid: a grid holds at most {MAX_GRID} images; leave out --grid for files")
+    out_dir = output_folder(out_dir)
     generator, config, _ = load_any_generator(source, device)
     noise = torch.Generator().manual_seed(seed)
 
@@ -46,7 +47,6 @@ def generate(source: str | Path, count: int, out_dir: str | Path, seed: int = 0,
             z = torch.randn(CHUNK, config.model.latent_dim, generator=noise)[: count - start]
             yield start, generator(z.to(device)).cpu()
 
-    out_dir = output_folder(out_dir)
     if grid:
         return save_grid(torch.cat([images for _, images in chunks()]), out_dir / "grid.png")
     for start, images in chunks():

@@ -65,6 +65,7 @@ def test_forward_passes_match_keras_in_training_and_inference():
             assert _close_in_norm(g.state_dict()[key], value), key
 
 
+@pytest.mark.slow  # a full float64 iteration of the seed's networks at 128 px on both sides
 def test_one_full_iteration_matches_keras_train_on_batch(float64_keras):
     """The three train_on_batch calls against seed_iteration, from identical weights, batches and noise.
 

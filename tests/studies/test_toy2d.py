@@ -45,6 +45,7 @@ def test_networks_have_pacgans_shapes():
     assert torch.equal(maxout(x), maxout.linear(x).view(4, 2, 5).amax(-1))
 
 
+@pytest.mark.slow  # two 300-iteration runs
 def test_a_short_run_is_deterministic_and_learns_something():
     config = load_config("dcgan")
     first = train_one(config, "ring", seed=0, iterations=300)
@@ -60,6 +61,7 @@ def test_d_learns_at_the_presets_ratio_to_gs_rate():
     assert gan.opt_d.param_groups[0]["betas"][0] == 0.8
 
 
+@pytest.mark.slow  # worker processes, each training
 def test_two_worker_processes_give_the_same_table_as_one():
     from ganforge.studies.toy2d import run_benchmark
 
