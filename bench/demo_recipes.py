@@ -102,9 +102,17 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def _recipe_names(text: str) -> list[str]:
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = [name for name in names if name not in RECIPES]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"unknown recipe(s) {', '.join(unknown) or '(none given)'}; known: {', '.join(RECIPES)}")
+    return names
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--recipes", default="demo,demo-before", help=f"comma-separated: {', '.join(RECIPES)}")
+    parser.add_argument("--recipes", default="demo,demo-before", type=_recipe_names, help=f"comma-separated: {', '.join(RECIPES)}")
     parser.add_argument("--minutes", type=float, default=4.5)
     parser.add_argument("--amp", default="auto", help="comma-separated train.amp values, e.g. auto,off")
     parser.add_argument("--busy", default="0", help="comma-separated counts of busy cores, e.g. 0,1")
@@ -121,7 +129,7 @@ def main() -> None:
     for seed in (int(s) for s in args.seeds.split(",")):
         for busy in (int(b) for b in args.busy.split(",")):
             for amp in args.amp.split(","):
-                for recipe in args.recipes.split(","):
+                for recipe in args.recipes:
                     rows.append(run_row(recipe.strip(), amp.strip(), busy, seed, args.minutes, args.samples, out, extra))
                     print(json.dumps(rows[-1]), flush=True)
     print(table(rows))
