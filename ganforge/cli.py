@@ -223,6 +223,19 @@ def _parser() -> argparse.ArgumentParser:
     study.add_argument("--samples", type=_at_least(1), dest="n", help=argparse.SUPPRESS)  # the older spelling of -n
     study.add_argument("--no-sensitivity", action="store_true", help="skip the lr x beta1 grid on toy2d")
 
+    from .studies.sensitivity import SensitivityBudget
+
+    sens = command("sensitivity", "the seed's third problem: every recipe, and each of the seed's choices switched, at the "
+                                  "same random (lr, beta1, batch) points on shapes")
+    sens.add_argument("--out", default="runs/seed-study", help="the study's folder: sensitivity-points.json, cells/, "
+                                                               "sensitivity.md and sensitivity.html")
+    sens.add_argument("--jobs", type=_at_least(1), default=1, help="worker processes, one CPU thread each")
+    sens.add_argument("--recipes", default="", help="semicolon-separated recipe names (default: all)")
+    sens.add_argument("--points", type=_at_least(1), default=SensitivityBudget.points, help="points drawn once and stored")
+    sens.add_argument("--iterations", type=_at_least(1), default=SensitivityBudget.iterations, help="training iterations per run")
+    sens.add_argument("-n", type=_at_least(10), default=SensitivityBudget.samples, help="samples scored per run")
+    sens.add_argument("--shapes-size", type=_at_least(1), default=SensitivityBudget.shapes_size, help="images in the shapes dataset")
+
     command("presets", "list the presets")
     return parser
 
@@ -441,6 +454,17 @@ def cmd_study(args) -> None:
     print(f"page: {page}")
 
 
+def cmd_sensitivity(args) -> None:
+    from .studies.sensitivity import SensitivityBudget, run_sensitivity, write_page
+
+    budget = SensitivityBudget(args.points, args.iterations, args.n, args.shapes_size)
+    only = [name.strip() for name in args.recipes.split(";") if name.strip()] or None
+    results = run_sensitivity(Path(args.out), budget, args.jobs, only)
+    page = write_page(Path(args.out), budget, results)
+    print((page.parent / "sensitivity.md").read_text())
+    print(f"page: {page}")
+
+
 def cmd_presets(args) -> None:
     from .config import preset_table
 
@@ -451,7 +475,7 @@ def cmd_presets(args) -> None:
 
 
 READ_ONLY_COMMANDS = {"presets", "report", "watch"}  # they read files and never import torch
-COMMANDS = {"train": cmd_train, "generate": cmd_generate, "export": cmd_export, "report": cmd_report, "watch": cmd_watch, "eval": cmd_eval, "bench": cmd_bench, "summary": cmd_summary, "import-keras": cmd_import_keras, "sweep": cmd_sweep, "study": cmd_study, "presets": cmd_presets}
+COMMANDS = {"train": cmd_train, "generate": cmd_generate, "export": cmd_export, "report": cmd_report, "watch": cmd_watch, "eval": cmd_eval, "bench": cmd_bench, "summary": cmd_summary, "import-keras": cmd_import_keras, "sweep": cmd_sweep, "study": cmd_study, "sensitivity": cmd_sensitivity, "presets": cmd_presets}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -125,7 +125,9 @@ def sensitivity_rates(results: dict, chosen: list[Variant], budget: Budget) -> d
             for v in chosen if ("sensitivity", v.name) in results}
 
 
-def answers(chosen: list[Variant], results: dict, budget: Budget) -> dict[str, str]:
+def answers(chosen: list[Variant], results: dict, budget: Budget, sensitivity: dict | None = None) -> dict[str, str]:
+    """One sentence per problem, from the numbers. `sensitivity`: the shapes sensitivity runs (sensitivity.py), which
+    answer the third problem on the seed's image networks where they are stored; else the toy2d grid's."""
     collapse_data = "shapes" if ("shapes", "seed") in results else "grid"
     found = {
         "mode collapse": _single_switch_sentence("mode collapse", "modes", "modes", collapse_data, chosen, results, budget, True)
@@ -134,6 +136,11 @@ def answers(chosen: list[Variant], results: dict, budget: Budget) -> dict[str, s
                        + " " + _put_back_sentence("shapes", chosen, results, budget, "pinned_at", "D pinning at {}")
                        if ("shapes", "seed") in results else "instability: needs the shapes runs (D's accuracy is logged there).",
     }
+    if sensitivity:
+        from .sensitivity import answer
+
+        found["sensitivity"] = answer(sensitivity)
+        return found
     rates = sensitivity_rates(results, chosen, budget)
     grid = f"{len(budget.sensitivity)} learning rates x {len(budget.sensitivity_beta1)} beta1s on toy2d's grid"
     if "seed" in rates:
@@ -193,7 +200,9 @@ def budget_line(budget: Budget, datasets: list[str]) -> str:
 
 
 def write_study(out: Path, budget: Budget, chosen: list[Variant], results: dict) -> Path:
-    said = answers(chosen, results, budget)
+    from .sensitivity import stored_sensitivity
+
+    said = answers(chosen, results, budget, stored_sensitivity(out))
     datasets = [d for d in budget.datasets if any(key[0] == d for key in results)]
     header = (f"Budget: {budget_line(budget, datasets)}; one CPU thread per run; {cpu_name()}. "
               "Mean ± 95% confidence interval (Student's t) over seeds; a difference is named only where the intervals do not overlap.")

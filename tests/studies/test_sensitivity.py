@@ -1,0 +1,114 @@
+"""The shapes sensitivity study: its success rule, its intervals, its points and its picture's data, each against values
+computed by hand or published; and a tiny run through the command, stored and resumed."""
+import json
+import math
+
+import pytest
+
+from ganforge.cli import main
+from ganforge.errors import GanforgeError
+from ganforge.studies.sensitivity import (BATCHES, BETA1S, LR_RANGE, SUCCESS, Point, Recipe, SensitivityBudget, answer,
+                                          draw_points, picture_data, point_config, recipes, shares, stored_points, wilson)
+
+
+def test_the_success_rule_is_modes_and_fd_shapes_both():
+    assert SUCCESS.met(100, 200.0) and SUCCESS.met(120, 12.5)
+    assert not SUCCESS.met(99, 50.0) and not SUCCESS.met(120, 200.01)
+
+
+@pytest.mark.parametrize("k, n, low, high", [
+    # Newcombe (1998), "Two-sided confidence intervals for the single proportion", Table I, the Wilson score method
+    (81, 263, 0.2553, 0.3662), (15, 148, 0.0624, 0.1605), (0, 20, 0.0, 0.1611), (1, 29, 0.0061, 0.1718),
+    # by hand: p = 1/2, z^2 = 3.8415: centre 0.5, half 1.96 sqrt(1/64 + 3.8415/1024) / (1 + 3.8415/16) = 0.2200
+    (8, 16, 0.2800, 0.7200),
+])
+def test_wilson_intervals_equal_the_published_ones(k, n, low, high):
+    share = wilson(k, n)
+    assert (share.k, share.n) == (k, n)
+    assert share.low == pytest.approx(low, abs=6e-5) and share.high == pytest.approx(high, abs=6e-5)
+
+
+def test_wilson_at_the_edges_stays_in_zero_one_and_is_not_empty():
+    none, every = wilson(0, 16), wilson(16, 16)
+    assert none.low == 0.0 and none.high == pytest.approx(0.1936, abs=1e-4)  # (z^2/2n) / (1 + z^2/n), twice
+    assert every.high == 1.0 and every.low == pytest.approx(1 - 0.1936, abs=1e-4)
+    assert none.text() == "0/16 (0-19%)" and not none.overlaps(every) and none.overlaps(wilson(2, 16))
+
+
+def test_points_are_drawn_once_in_their_ranges_and_stored(tmp_path):
+    points = draw_points(200, seed=3)
+    assert points == draw_points(200, seed=3) and points != draw_points(200, seed=4)
+    assert all(LR_RANGE[0] <= p.lr <= LR_RANGE[1] and p.beta1 in BETA1S and p.batch in BATCHES for p in points)
+    logs = [math.log10(p.lr) for p in points]  # log-uniform: about half the points below the range's log midpoint
+    assert 70 < sum(x < sum(map(math.log10, LR_RANGE)) / 2 for x in logs) < 130
+    assert {p.beta1 for p in points} == set(BETA1S) and {p.batch for p in points} == set(BATCHES)
+    budget = SensitivityBudget(points=4, iterations=2)
+    first = stored_points(tmp_path, budget)
+    assert first == draw_points(4, 0) and stored_points(tmp_path, budget) == first
+    saved = json.loads((tmp_path / "sensitivity-points.json").read_text())
+    assert saved["rule"] == {"min_modes": 100, "max_fd_shapes": 200.0}
+    with pytest.raises(GanforgeError, match="another budget"):
+        stored_points(tmp_path, SensitivityBudget(points=5, iterations=2))
+
+
+def test_a_point_sets_ds_rate_and_g_keeps_its_recipes_ratio():
+    point, budget = Point(3e-4, 0.9, 16), SensitivityBudget(iterations=7)
+    demo = point_config(Recipe("demo", "demo", {}), point, budget)
+    assert demo.optim.lr_d == 3e-4 and demo.optim.lr_g == pytest.approx(6e-4)  # demo's G runs at 2x D
+    seed = point_config(recipes()[0], point, budget)
+    assert seed.optim.lr_d == seed.optim.lr_g == 3e-4 and seed.optim.beta1 == 0.9 and seed.train.batch_size == 16
+    assert seed.model.width == 16 and seed.model.resolution == 32 and seed.train.iterations == 7
+    names = [r.name for r in recipes()]
+    assert names == ["seed", "seed, d_mode switched", "seed, g_mode switched", "seed, bn_momentum switched",
+                     "seed, double_bn switched", "seed, dense_head switched", "dcgan", "stable", "demo", "modern"]
+    fix = point_config(recipes()[1], point, budget)
+    assert fix.train.frozen_d_mode == "training" and fix.train.fakes_g_mode == "inference"  # the collapse fix alone
+
+
+def _rows(successes: list[bool]) -> list[dict]:
+    points = [Point(1e-4, 0.5, 32), Point(5e-4, 0.0, 16), Point(3e-5, 0.9, 64), Point(1e-3, 0.05, 32)]
+    return [{"point": {"lr": p.lr, "beta1": p.beta1, "batch": p.batch}, "modes": 0, "fd_shapes": 1.0, "success": s}
+            for p, s in zip(points, successes)]
+
+
+def test_the_pictures_data_and_the_shares_are_the_stored_points():
+    results = {"seed": _rows([False, False, True, False]), "stable": _rows([True, True, True, False])}
+    assert picture_data(results["seed"]) == [(1e-4, 0.5, 32, False), (5e-4, 0.0, 16, False), (3e-5, 0.9, 64, True),
+                                             (1e-3, 0.05, 32, False)]
+    found = shares(results)
+    assert (found["seed"].k, found["seed"].n, found["stable"].k) == (1, 4, 3)
+
+
+def test_the_answer_names_a_choice_only_beyond_the_intervals():
+    results = {"seed": [{"success": False}] * 16,
+               "seed, d_mode switched": [{"success": True}] * 12 + [{"success": False}] * 4,
+               "seed, g_mode switched": [{"success": True}] * 2 + [{"success": False}] * 14,
+               "stable": [{"success": True}] * 15 + [{"success": False}]}
+    text = answer(results)
+    # by hand: 0/16 -> [0, 19.4%]; 12/16 -> [50.5, 89.8%], printed 51-90; 2/16 -> [3.5, 36.0%], which overlaps the seed's
+    assert text.startswith("sensitivity: `seed` succeeds at 0/16 (0-19%) of the points")
+    assert "switching d_mode alone -> 12/16 (51-90%)" in text and "g_mode" not in text
+    assert "`stable` 15/16 (72-99%)" in text
+    quiet = answer({"seed": [{"success": False}] * 4, "seed, g_mode switched": [{"success": True}] + [{"success": False}] * 3})
+    assert "no single switch of the seed's choices moves it beyond the intervals (g_mode 1/4" in quiet
+
+
+def test_the_command_runs_stores_each_run_and_goes_on(tmp_path, capsys):
+    args = ["sensitivity", "--out", str(tmp_path), "--points", "2", "--iterations", "2", "-n", "50", "--shapes-size", "120",
+            "--recipes", "seed;demo"]
+    assert main(args) == 0
+    cells = sorted((tmp_path / "cells" / "sensitivity-shapes").rglob("point*.json"))
+    assert [f"{c.parent.name}/{c.name}" for c in cells] == ["demo/point0.json", "demo/point1.json", "seed/point0.json",
+                                                             "seed/point1.json"]
+    stored = json.loads(cells[0].read_text())
+    assert stored["point"] == json.loads((tmp_path / "sensitivity-points.json").read_text())["points"][0]
+    assert stored["success"] is False and 0 <= stored["modes"] < 100  # two iterations learn nothing
+    page = (tmp_path / "sensitivity.html").read_text()
+    assert "data:image/png;base64," in page and "0/2 (0-66%)" in page and "http" not in page.replace("http-equiv", "")
+    mtimes = [c.stat().st_mtime_ns for c in cells]
+    capsys.readouterr()
+    assert main(args) == 0  # everything stored: nothing trains again
+    assert [c.stat().st_mtime_ns for c in cells] == mtimes and "runs to train" not in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["sensitivity", "--out", str(tmp_path), "--points", "0"])
+    assert main(["sensitivity", "--out", str(tmp_path), "--recipes", "nope"]) == 2
