@@ -1,5 +1,6 @@
 """The shapes sensitivity study: its success rule, its intervals, its points and its picture's data, each against values
 computed by hand or published; and a tiny run through the command, stored and resumed."""
+import html
 import json
 import math
 
@@ -105,6 +106,13 @@ def test_the_command_runs_stores_each_run_and_goes_on(tmp_path, capsys):
     assert stored["success"] is False and 0 <= stored["modes"] < 100  # two iterations learn nothing
     page = (tmp_path / "sensitivity.html").read_text()
     assert "data:image/png;base64," in page and "0/2 (0-66%)" in page and "http" not in page.replace("http-equiv", "")
+    # the study's page answers its third problem from these runs, in the same sentence the command prints
+    from ganforge.studies.sensitivity import stored_sensitivity
+    from ganforge.studies.study import Budget, variants
+    from ganforge.studies.study_report import answers
+
+    said = answers(variants()[:1], {}, Budget(), stored_sensitivity(tmp_path))["sensitivity"]
+    assert said.startswith("sensitivity: `seed` succeeds at 0/2 (0-66%)") and html.escape(said) in page
     mtimes = [c.stat().st_mtime_ns for c in cells]
     capsys.readouterr()
     assert main(args) == 0  # everything stored: nothing trains again
