@@ -13,8 +13,8 @@ from ganforge.studies.sensitivity import (BATCHES, BETA1S, LR_RANGE, SUCCESS, Po
 
 
 def test_the_success_rule_is_modes_and_fd_shapes_both():
-    assert SUCCESS.met(100, 200.0) and SUCCESS.met(120, 12.5)
-    assert not SUCCESS.met(99, 50.0) and not SUCCESS.met(120, 200.01)
+    assert SUCCESS.met(40, 600.0) and SUCCESS.met(120, 12.5)
+    assert not SUCCESS.met(39, 50.0) and not SUCCESS.met(120, 600.01)
 
 
 @pytest.mark.parametrize("k, n, low, high", [
@@ -47,7 +47,7 @@ def test_points_are_drawn_once_in_their_ranges_and_stored(tmp_path):
     first = stored_points(tmp_path, budget)
     assert first == draw_points(4, 0) and stored_points(tmp_path, budget) == first
     saved = json.loads((tmp_path / "sensitivity-points.json").read_text())
-    assert saved["rule"] == {"min_modes": 100, "max_fd_shapes": 200.0}
+    assert saved["rule"] == {"min_modes": 40, "max_fd_shapes": 600.0}
     with pytest.raises(GanforgeError, match="another budget"):
         stored_points(tmp_path, SensitivityBudget(points=5, iterations=2))
 
