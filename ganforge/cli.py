@@ -235,6 +235,7 @@ def _parser() -> argparse.ArgumentParser:
     sens.add_argument("--iterations", type=_at_least(1), default=SensitivityBudget.iterations, help="training iterations per run")
     sens.add_argument("-n", type=_at_least(10), default=SensitivityBudget.samples, help="samples scored per run")
     sens.add_argument("--shapes-size", type=_at_least(1), default=SensitivityBudget.shapes_size, help="images in the shapes dataset")
+    sens.add_argument("--point-seed", type=int, default=SensitivityBudget.point_seed, help="the random stream the points are drawn from")
 
     command("presets", "list the presets")
     return parser
@@ -457,7 +458,7 @@ def cmd_study(args) -> None:
 def cmd_sensitivity(args) -> None:
     from .studies.sensitivity import SensitivityBudget, run_sensitivity, write_page
 
-    budget = SensitivityBudget(args.points, args.iterations, args.n, args.shapes_size)
+    budget = SensitivityBudget(args.points, args.iterations, args.n, args.shapes_size, args.point_seed)
     only = [name.strip() for name in args.recipes.split(";") if name.strip()] or None
     results = run_sensitivity(Path(args.out), budget, args.jobs, only)
     page = write_page(Path(args.out), budget, results)
