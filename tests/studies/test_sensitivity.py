@@ -117,6 +117,18 @@ def test_the_command_runs_stores_each_run_and_goes_on(tmp_path, capsys):
     capsys.readouterr()
     assert main(args) == 0  # everything stored: nothing trains again
     assert [c.stat().st_mtime_ns for c in cells] == mtimes and "runs to train" not in capsys.readouterr().out
+    from browser import chromium, console_errors, requested_urls
+
+    browser = chromium()
+    try:  # the page in a real browser: its answer, both tables, the picture drawn, nothing fetched
+        browser.get((tmp_path / "sensitivity.html").as_uri())
+        assert len(browser.find_elements("css selector", "table")) == 2
+        (image,) = browser.find_elements("css selector", "img")
+        assert browser.execute_script("return arguments[0].complete && arguments[0].naturalWidth > 300", image)
+        assert console_errors(browser) == []
+        assert {u for u in requested_urls(browser) if not u.startswith(("file:", "data:"))} == set()
+    finally:
+        browser.quit()
     with pytest.raises(SystemExit):
         main(["sensitivity", "--out", str(tmp_path), "--points", "0"])
     assert main(["sensitivity", "--out", str(tmp_path), "--recipes", "nope"]) == 2
