@@ -29,8 +29,8 @@ class Rule:
 
     Sized by a screen at one central point (lr 2e-4, beta1 0.5, batch 32, 1,000 iterations, 2 cores of an Intel Xeon
     with AMX): `seed` 3 modes and fd_shapes 1,463 (its collapse); the seed with the collapse fix 61 and 339; `dcgan` 63
-    and 347; `demo` 47 and 448; `stable` 45 and 567. Shapes' 100-mode mark needs about 5,000 iterations of `demo`, out
-    of reach of 160 runs in a few hours on 2 cores."""
+    and 347; `demo` 47 and 448; `stable` 45 and 567. `make demo` reaches 110 modes in about 9,000 iterations: a rule
+    of 100 modes is out of reach of 160 runs in a few hours on 2 cores."""
 
     min_modes: int = 40
     max_fd_shapes: float = 600.0
@@ -75,7 +75,7 @@ class Recipe:
 
 SEED_WIDTH = {"model.width": 16}  # the seed's networks scaled down, as in the rest of the study
 # r3 scaled down the same way: at its own width (32, full-resolution stage) one run of 1,000 iterations took 651 s
-# on one thread (49 img/s), five times a seed-family run's
+# on one thread of a busy machine (49 img/s), several times a seed-family run's
 R3_SMALL = {"model.r3.width": 16, "model.r3.shuffle": True}
 _SWITCHED = {c.key: c for c in CHOICES}
 
@@ -261,6 +261,8 @@ def picture(results: dict[str, list[dict]], path: Path) -> Path:
         share = shares({name: results[name]})[name]
         ax.set_title(f"{name}: {share.text()}", fontsize=8)
         ax.set_xscale("log")
+        ax.set_xlim(LR_RANGE[0] / 1.3, LR_RANGE[1] * 1.3)
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())  # 1e-4 and 1e-3 alone: minor labels collide
         ax.set_yticks(range(len(BETA1S)), [f"{b:g}" for b in BETA1S])
     for ax in axes[-1]:
         ax.set_xlabel("lr (D's)")
