@@ -1,7 +1,6 @@
 """Mode coverage on `shapes` with the shipped classifier, and the eval command end to end."""
 import json
 
-import numpy as np
 import pytest
 import torch
 
