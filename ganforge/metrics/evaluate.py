@@ -105,10 +105,11 @@ def _generate(generator, latent_dim: int, count: int, seed: int, device, batch: 
 
 
 def evaluate(checkpoint, data: str | None = None, metrics=None, count: int = 10000, seed: int = 0, device="cpu",
-             inception_weights: str | None = None, log=print) -> dict:
+             inception_weights: str | None = None, log=print, average: bool = True) -> dict:
     """On `shapes`: the shipped classifier's metrics (fd_shapes, mode coverage, ...), and FID when asked for.
-    On any other data (a folder, a zip, emoji): FID, KID, precision/recall, density/coverage on Inception features."""
-    generator, config, step = load_generator(checkpoint, device)
+    On any other data (a folder, a zip, emoji): FID, KID, precision/recall, density/coverage on Inception features.
+    `average`: score G's weight average (EMA) where the run keeps one, as `generate` samples; else the live G."""
+    generator, config, step = load_generator(checkpoint, device, average)
     source = data or config.data.source
     metrics = _check(source, metrics, inception_weights, device)
     fake = _generate(generator, config.model.latent_dim, count, seed, device)

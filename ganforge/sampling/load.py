@@ -13,12 +13,12 @@ from ..checkpoint import load_checkpoint
 MARKER = "ganforge-generator-1"  # an exported generator's format, in its metadata
 
 
-def load_generator(checkpoint: str | Path, device: torch.device | str = "cpu"):
-    """The checkpoint's G in inference mode: its weight average (EMA) when the run kept one, else G itself."""
+def load_generator(checkpoint: str | Path, device: torch.device | str = "cpu", average: bool = True):
+    """The checkpoint's G in inference mode: its weight average (EMA) when the run kept one and `average`, else G itself."""
     state = load_checkpoint(checkpoint)
     config = Config.from_dict(state["config"], "checkpoint config")
     generator = build_generator(config)
-    generator.load_state_dict(state.get("generator_ema") or state["generator"])
+    generator.load_state_dict((average and state.get("generator_ema")) or state["generator"])
     return generator.to(device).eval(), config, state["step"]
 
 

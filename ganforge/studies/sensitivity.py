@@ -152,6 +152,13 @@ def run_point(job: tuple) -> tuple:
     result = {"point": asdict(point), "modes": scores["modes_covered"], "high_quality": scores["high_quality"],
               "fd_shapes": scores["fd_shapes"] if finite else None,
               "success": finite and SUCCESS.met(scores["modes_covered"], scores["fd_shapes"])}
+    if point_config(recipe, point, budget).remedies.ema_half_life > 0:
+        # The rule judges the G a user samples, the EMA. Its half-life is in images (10k), so at batch 16 it averages
+        # over the last few hundred of 1,000 iterations; the live G's scores say what that lag costs.
+        live = evaluate(run.last_checkpoint, "shapes", ["modes", "fd"], budget.samples, log=lambda *_: None, average=False)
+        live_finite = bool(np.isfinite(live["fd_shapes"]))
+        result["live_g"] = {"modes": live["modes_covered"], "fd_shapes": live["fd_shapes"] if live_finite else None,
+                            "success": live_finite and SUCCESS.met(live["modes_covered"], live["fd_shapes"])}
     return recipe, index, result
 
 

@@ -51,6 +51,9 @@ def test_safetensors_export_is_the_runs_ema_generator_and_generate_reads_it(run,
     z = torch.randn(5, 8)
     with torch.no_grad():
         torch.testing.assert_close(exported(z), ours(z), rtol=0, atol=0)
+    live, _, _ = load_generator(run, average=False)  # what the sensitivity study scores beside the average
+    for key, value in live.state_dict().items():
+        assert torch.equal(value, state["generator"][key]), key
     code, _, err = _run_cli(["generate", "--model", tmp_path / "generator.safetensors", "-n", 3, "--out", tmp_path / "png"], capsys)
     assert code == 0 and len(list((tmp_path / "png").glob("*.png"))) == 3, err
 

@@ -104,6 +104,10 @@ def test_the_command_runs_stores_each_run_and_goes_on(tmp_path, capsys):
     stored = json.loads(cells[0].read_text())
     assert stored["point"] == json.loads((tmp_path / "sensitivity-points.json").read_text())["points"][0]
     assert stored["success"] is False and 0 <= stored["modes"] < 100  # two iterations learn nothing
+    # demo keeps an EMA of G: its live G is scored beside it, by the same rule; the seed has no EMA and no second score
+    assert set(stored["live_g"]) == {"modes", "fd_shapes", "success"} and stored["live_g"]["success"] is False
+    assert stored["live_g"]["fd_shapes"] != stored["fd_shapes"]
+    assert "live_g" not in json.loads(cells[2].read_text())
     page = (tmp_path / "sensitivity.html").read_text()
     assert "data:image/png;base64," in page and "0/2 (0-66%)" in page and "http" not in page.replace("http-equiv", "")
     # the study's page answers its third problem from these runs, in the same sentence the command prints
