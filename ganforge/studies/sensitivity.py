@@ -240,6 +240,29 @@ def shares(results: dict[str, list[dict]]) -> dict[str, Share]:
     return {name: wilson(sum(bool(r["success"]) for r in rows), len(rows)) for name, rows in results.items()}
 
 
+def live_g_share(rows: list[dict]) -> Share | None:
+    """The share of points at which the live G (not its EMA) meets the rule; None for a recipe without an EMA."""
+    live = [r["live_g"] for r in rows if "live_g" in r]
+    return wilson(sum(bool(r["success"]) for r in live), len(live)) if live else None
+
+
+LR_BANDS = ((LR_RANGE[0], 1e-4), (1e-4, 3e-4), (3e-4, LR_RANGE[1]))  # lr (D's): low, central, high
+
+
+def regions(rows: list[dict]) -> dict[str, tuple[int, int]]:
+    """Successes by region of the grid: {"beta1 0.9": (won, points there), "batch 16": ..., "lr 1e-04-3e-04": ...},
+    each axis alone, so that a recipe's failures can be placed (all in one beta1, at small batches, at high lr)."""
+    found = {}
+    for key, values in (("beta1", BETA1S), ("batch", BATCHES)):
+        for value in values:
+            there = [r for r in rows if r["point"][key] == value]
+            found[f"{key} {value:g}"] = (sum(bool(r["success"]) for r in there), len(there))
+    for low, high in LR_BANDS:
+        there = [r for r in rows if low <= r["point"]["lr"] < high or (high == LR_RANGE[1] and r["point"]["lr"] == high)]
+        found[f"lr {low:.0e}-{high:.0e}"] = (sum(bool(r["success"]) for r in there), len(there))
+    return found
+
+
 def picture_data(rows: list[dict]) -> list[tuple[float, float, int, bool]]:
     """Each point of one recipe as (lr, beta1, batch, success): what its panel of the picture draws."""
     return [(r["point"]["lr"], r["point"]["beta1"], r["point"]["batch"], bool(r["success"])) for r in rows]
@@ -319,14 +342,23 @@ def write_page(out: Path, budget: SensitivityBudget, results: dict[str, list[dic
             f"{{{', '.join(f'{b:g}' for b in BETA1S)}}}, batch in {{{', '.join(map(str, BATCHES))}}}; a point's lr is D's, G's keeps "
             f"its recipe's ratio); shapes at 32 px, {budget.iterations:,} iterations per run, {budget.samples:,} samples scored, "
             f"one CPU thread per run; {cpu_name()}. Success, fixed before any run: {SUCCESS.text()}.")
-    table = ["| recipe | successes (Wilson 95%) | points that succeed |", "|---|---|---|"]
+    table = ["| recipe | successes (Wilson 95%) | points that succeed | its live G, not the EMA |", "|---|---|---|---|"]
     for name, share in found.items():
         won = [str(i) for i, r in enumerate(results[name]) if r["success"]]
-        table.append(f"| {name} | {share.text()} | {', '.join(won) or '-'} |")
-    listing = ["| point | lr (D's) | beta1 | batch |", "|---|---|---|---|"]
-    listing += [f"| {i} | {p.lr:.2e} | {p.beta1:g} | {p.batch} |" for i, p in enumerate(points)]
+        live = live_g_share(results[name])
+        table.append(f"| {name} | {share.text()} | {', '.join(won) or '-'} | {live.text() if live else '-'} |")
+    axes = list(regions(next(iter(results.values())))) if results else []
+    by_region = ["| recipe | " + " | ".join(axes) + " |", "|---" * (len(axes) + 1) + "|"]
+    by_region += [f"| {name} | " + " | ".join(f"{k}/{n}" for k, n in regions(rows).values()) + " |" for name, rows in results.items()]
+    listing = ["| point | lr (D's) | beta1 | batch | " + " | ".join(results) + " |", "|---" * (4 + len(results)) + "|"]
+    for i, p in enumerate(points):
+        scored = [next((r for r in rows if r["point"] == asdict(p)), None) for rows in results.values()]
+        listing.append(f"| {i} | {p.lr:.2e} | {p.beta1:g} | {p.batch} | " + " | ".join(
+            "-" if r is None else f"{r['modes']} / {'inf' if r['fd_shapes'] is None else round(r['fd_shapes'])}" for r in scored) + " |")
     md = ["# Sensitivity on shapes", "", head, "", f"- **{answer(results)}**", "", *table, "",
-          "![each recipe's points](sensitivity.png)" if image else "", "", "## The points", "", *listing, ""]
+          "![each recipe's points](sensitivity.png)" if image else "", "", "## Successes by region of the grid", "",
+          "Each axis alone: successes / points there.", "", *by_region, "", "## The points",
+          "", "Each run's modes (of 120) / fd_shapes at its last checkpoint.", "", *listing, ""]
     (out / "sensitivity.md").write_text("\n".join(md))
     uri = "data:image/png;base64," + base64.b64encode(image.read_bytes()).decode() if image else ""
 
@@ -340,7 +372,9 @@ def write_page(out: Path, budget: SensitivityBudget, results: dict[str, list[dic
             "td,th{border:1px solid #ccc;padding:3px 8px}img{max-width:100%}</style></head><body>"
             f"<h1>Sensitivity on shapes</h1><p>{html.escape(head)}</p><p><b>{html.escape(answer(results))}</b></p>"
             f"{html_table(table)}" + (f"<p><img alt='each recipe&#39;s points' src='{uri}'></p>" if uri else "")
-            + f"<h2>The points</h2>{html_table(listing)}</body></html>")
+            + f"<h2>Successes by region of the grid</h2><p>Each axis alone: successes / points there.</p>{html_table(by_region)}"
+            + f"<h2>The points</h2><p>Each run's modes (of 120) / fd_shapes at its last checkpoint.</p>{html_table(listing)}"
+            + "</body></html>")
     path = out / "sensitivity.html"
     path.write_text(page)
     return path

@@ -9,7 +9,8 @@ import pytest
 from ganforge.cli import main
 from ganforge.errors import GanforgeError
 from ganforge.studies.sensitivity import (BATCHES, BETA1S, LR_RANGE, SUCCESS, Point, Recipe, SensitivityBudget, answer,
-                                          draw_points, picture_data, point_config, recipes, shares, stored_points, wilson)
+                                          draw_points, live_g_share, picture_data, point_config, recipes, regions, shares,
+                                          stored_points, wilson)
 
 
 def test_the_success_rule_is_modes_and_fd_shapes_both():
@@ -80,6 +81,18 @@ def test_the_pictures_data_and_the_shares_are_the_stored_points():
     assert (found["seed"].k, found["seed"].n, found["stable"].k) == (1, 4, 3)
 
 
+def test_regions_count_each_axis_alone_and_the_live_g_share_only_where_there_is_one():
+    rows = _rows([False, False, True, False])  # points: (1e-4, 0.5, 32), (5e-4, 0, 16), (3e-5, 0.9, 64), (1e-3, 0.05, 32)
+    assert regions(rows) == {"beta1 0": (0, 1), "beta1 0.05": (0, 1), "beta1 0.5": (0, 1), "beta1 0.9": (1, 1),
+                             "batch 16": (0, 1), "batch 32": (0, 2), "batch 64": (1, 1),
+                             "lr 3e-05-1e-04": (1, 1), "lr 1e-04-3e-04": (0, 1), "lr 3e-04-1e-03": (0, 2)}  # 1e-3 is in
+    assert live_g_share(rows) is None
+    for row, live in zip(rows, [True, True, False, True]):
+        row["live_g"] = {"modes": 50, "fd_shapes": 300.0, "success": live}
+    share = live_g_share(rows)
+    assert (share.k, share.n) == (3, 4)
+
+
 def test_the_answer_names_a_choice_only_beyond_the_intervals():
     results = {"seed": [{"success": False}] * 16,
                "seed, d_mode switched": [{"success": True}] * 12 + [{"success": False}] * 4,
@@ -126,7 +139,7 @@ def test_the_command_runs_stores_each_run_and_goes_on(tmp_path, capsys):
     browser = chromium()
     try:  # the page in a real browser: its answer, both tables, the picture drawn, nothing fetched
         browser.get((tmp_path / "sensitivity.html").as_uri())
-        assert len(browser.find_elements("css selector", "table")) == 2
+        assert len(browser.find_elements("css selector", "table")) == 3  # shares, regions, the points with their scores
         (image,) = browser.find_elements("css selector", "img")
         assert browser.execute_script("return arguments[0].complete && arguments[0].naturalWidth > 300", image)
         assert console_errors(browser) == []
