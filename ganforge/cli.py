@@ -262,28 +262,18 @@ def _set_items(items: list[str]) -> dict:
 
 
 def cmd_train(args) -> None:
-    from .config import load_config
+    from .config import DEFAULT_PRESET, load_config, preset_line
     from .train.loop import train
     from .web.report import write_report
 
-    from .config import DEFAULT_PRESET
-
-    preset = args.preset or DEFAULT_PRESET
-    config = load_config(preset, args.config, _overrides(args))
+    config = load_config(args.preset or DEFAULT_PRESET, args.config, _overrides(args))
     if os.environ.get("RANK", "0") == "0":  # under torchrun, the first process talks
-        print(f"preset {preset}" + (" (the seed's GAN exactly)" if preset == "seed" else
-                                    "" if args.preset else " (the default: the best measured on real images; "
-                                    "--preset seed is the seed's GAN exactly)"), flush=True)
+        print(preset_line(args.preset), flush=True)
     started = time.perf_counter()
     result = train(config, args.out, progress=not args.no_progress)
-    if not result.main_process:
-        return  # under torchrun, the first process reports
-    print(f"done: {result.step} iterations in {time.perf_counter() - started:.0f} s; skipped images: {result.skipped_images}")
-    print(f"checkpoint:  {result.last_checkpoint}")
-    print(f"sample grid: {result.sample_grid}")
-    if result.loss_plot:
-        print(f"loss plot:   {result.loss_plot}")
-    print(f"report:      {write_report(result.run_dir)} (open it in a browser)")
+    if result.main_process:  # under torchrun, the first process reports
+        print(result.text(time.perf_counter() - started))
+        print(f"report:      {write_report(result.run_dir)} (open it in a browser)")
 
 
 def cmd_generate(args) -> None:
@@ -384,32 +374,19 @@ def cmd_import_keras(args) -> None:
 
 
 def cmd_eval(args) -> None:
-    from .metrics.evaluate import evaluate, format_table, write_json
-    from .run_folder import evaluation_path, run_dir_of
-    from .checkpoint import resolve_checkpoint
+    from .metrics.evaluate import evaluate_and_record, format_table
     from .device import resolve_device
 
-    run = _run_of(args)
-    if bool(run) == bool(args.samples):
+    if bool(_run_of(args)) == bool(args.samples):
         raise GanforgeError("give a RUN (a run folder or checkpoint) or --samples DIR (a folder of images), one of the two")
-    if args.out:
-        output_file(args.out)
-    metrics = [m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None
-    if args.samples:
-        from .metrics.evaluate import evaluate_samples
-
-        if not args.data:
-            raise GanforgeError("--samples needs --data: the real images to compare them with (e.g. --data shapes)")
-        results = evaluate_samples(args.samples, args.data, metrics, args.n, resolve_device(args.device), args.inception_weights)
-        print(format_table(results))
-        if args.out:
-            print(f"wrote {write_json(results, Path(args.out))}")
-        return
-    checkpoint = resolve_checkpoint(run, args.which)
-    results = evaluate(checkpoint, args.data, metrics, args.n, args.seed, resolve_device(args.device), args.inception_weights)
+    if args.samples and not args.data:
+        raise GanforgeError("--samples needs --data: the real images to compare them with (e.g. --data shapes)")
+    metrics = _names(args.metrics) if args.metrics else None
+    results, written = evaluate_and_record(_run_of(args), args.samples, args.data, metrics, args.n, args.seed,
+                                           resolve_device(args.device), args.inception_weights, args.out, args.which)
     print(format_table(results))
-    out = Path(args.out) if args.out else evaluation_path(run_dir_of(checkpoint), results["checkpoint_step"])
-    print(f"wrote {write_json(results, out)}")
+    if written:
+        print(f"wrote {written}")
 
 
 def cmd_bench(args) -> None:

@@ -336,6 +336,16 @@ def preset_table() -> dict[str, dict]:
 DEFAULT_PRESET = "demo"
 
 
+def preset_line(preset: str | None) -> str:
+    """What `ganforge train` says first: the preset it trains (None: the default, and why)."""
+    if preset == "seed":
+        return "preset seed (the seed's GAN exactly)"
+    if preset is None:
+        return (f"preset {DEFAULT_PRESET} (the default: the best measured on real images; --preset seed is the seed's "
+                "GAN exactly)")
+    return f"preset {preset}"
+
+
 def preset_names() -> list[str]:
     return list(preset_table())
 

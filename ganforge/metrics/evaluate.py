@@ -135,9 +135,31 @@ def evaluate_samples(folder, data: str, metrics=None, count: int = 10000, device
         resolution = min(first.size)
     samples = load_images(DataConfig(source=str(folder)), resolution, log=log)
     if len(samples) < count:
-        log(f"--samples {folder}: {len(samples)} images, fewer than -n {count}; scoring all of them")
+        log(f"{folder}: {len(samples)} images, fewer than the {count} asked for; scoring all of them")
         count = len(samples)
     return {"samples_folder": str(folder), **score(samples.pixels[:count], data, metrics, count, device, inception_weights, log)}
+
+
+def evaluate_and_record(run=None, samples=None, data: str | None = None, metrics=None, count: int = 10000, seed: int = 0,
+                        device="cpu", inception_weights: str | None = None, out=None, which: str = "last") -> tuple[dict, Path | None]:
+    """`ganforge eval`: a run's checkpoint (`run`, `which` one) or a folder of images made by anything (`samples`, scored
+    against `data`), then the results written to `out`; a run's also beside its checkpoints when no `out` is given.
+    Every argument is checked before any sampling. Returns the results and the file written (None: none)."""
+    from ..checkpoint import resolve_checkpoint
+    from ..errors import output_file
+    from ..run_folder import evaluation_path, run_dir_of
+
+    if bool(run) == bool(samples):
+        raise GanforgeError("give a run (a run folder or checkpoint) or a folder of samples (images to score), one of the two")
+    if samples and not data:
+        raise GanforgeError("a folder of samples needs the real images to compare them with (e.g. data shapes)")
+    out = output_file(out) if out else None
+    if samples:
+        results = evaluate_samples(samples, data, metrics, count, device, inception_weights)
+        return results, write_json(results, out) if out else None
+    checkpoint = resolve_checkpoint(run, which)
+    results = evaluate(checkpoint, data, metrics, count, seed, device, inception_weights)
+    return results, write_json(results, out or evaluation_path(run_dir_of(checkpoint), results["checkpoint_step"]))
 
 
 def _check(source: str, metrics, inception_weights, device) -> tuple:
@@ -166,7 +188,7 @@ def score(fake_pixels: np.ndarray, source: str, metrics: tuple, count: int, devi
     score at one -n compares with the same reals."""
     real_set = load_images(DataConfig(source=source, shapes_size=count), fake_pixels.shape[1], log=log)
     if len(real_set) < count:
-        log(f"{source}: {len(real_set)} real images, fewer than -n {count}; comparing with all of them")
+        log(f"{source}: {len(real_set)} real images, fewer than the {count} asked for; comparing with all of them")
     real_images = to_training_tensor(real_set.pixels[:count])
     fake_images = to_training_tensor(fake_pixels)
     results: dict = {"samples": len(fake_images), "real_samples": len(real_images)}

@@ -38,6 +38,12 @@ class RunResult:
     skipped_images: int
     main_process: bool = True  # False in torchrun's other processes: they write nothing
 
+    def text(self, seconds: float) -> str:
+        """What the run left, one file a line."""
+        lines = [f"done: {self.step} iterations in {seconds:.0f} s; skipped images: {self.skipped_images}",
+                 f"checkpoint:  {self.last_checkpoint}", f"sample grid: {self.sample_grid}"]
+        return "\n".join(lines + ([f"loss plot:   {self.loss_plot}"] if self.loss_plot else []))
+
 
 def train(config: Config, run_dir: str | Path, *, progress: bool = True, log=print, on_step=None, procedure=None) -> RunResult:
     """Train, or resume the run in run_dir. `on_step(step)` is called after each iteration (tests use it to

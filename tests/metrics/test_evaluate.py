@@ -84,3 +84,13 @@ def test_eval_of_a_samples_folder_equals_eval_of_the_checkpoint_that_wrote_it(tm
     assert "--samples needs --data" in capsys.readouterr().err
     assert main(["eval", "--samples", str(tmp_path / "checkpoint.json"), "--data", "shapes"]) == 2
     assert "not a folder of images" in capsys.readouterr().err
+    # the library checks the same things in its own words, and writes a samples folder's results only when asked
+    from ganforge.errors import GanforgeError
+    from ganforge.metrics.evaluate import evaluate_and_record
+
+    for wrong, words in [({}, "one of the two"), ({"run": run, "samples": samples}, "one of the two"),
+                         ({"samples": samples}, "needs the real images")]:
+        with pytest.raises(GanforgeError, match=words):
+            evaluate_and_record(**wrong)
+    results, written = evaluate_and_record(samples=samples, data="shapes", metrics=["modes"], count=400)
+    assert written is None and results["modes_covered"] == by_samples["modes_covered"]
