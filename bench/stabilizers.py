@@ -48,7 +48,7 @@ def main() -> None:
     args = parser.parse_args()
     presets = [p.strip() for p in args.presets.split(",")]
     for preset in presets if args.seeds else []:  # --seeds 0: the shapes rows alone
-        print(run_benchmark(load_config(preset, toy2d=True), preset, ["grid", "ring"], args.seeds, args.toy_iterations, log=lambda *_: None, jobs=args.jobs), flush=True)
+        print(run_benchmark(load_config(preset, overrides={"model.arch": "toy2d"}), preset, ["grid", "ring"], args.seeds, args.toy_iterations, log=lambda *_: None, jobs=args.jobs), flush=True)
     print(f"\nshapes at {args.resolution}x{args.resolution}, {args.minutes:g} minutes of training each on {run_device(args.device)}, {args.samples} samples scored")
     extra = dict(item.split("=", 1) for item in args.set)
     if extra:

@@ -396,7 +396,7 @@ def cmd_bench(args) -> None:
     overrides = _set_items(args.set)
     label = " ".join([args.preset, *(f"{k}={v}" for k, v in overrides.items())])
     frames = Path(args.record) if args.record else None
-    print(run_benchmark(load_config(args.preset, toy2d=True, overrides=overrides), label, _names(args.dataset), args.seeds,
+    print(run_benchmark(load_config(args.preset, overrides={**overrides, "model.arch": "toy2d"}), label, _names(args.dataset), args.seeds,
                         args.iterations, jobs=args.jobs, frames=frames, frame_every=args.frame_every))
     if frames:
         print(f"frames and report.html: one run folder per dataset and seed in {frames}")

@@ -350,21 +350,26 @@ def preset_names() -> list[str]:
     return list(preset_table())
 
 
-def load_config(preset: str = "seed", config_file: str | Path | None = None, overrides: dict | None = None,
-                toy2d: bool = False) -> Config:
-    """toy2d: the preset for PacGAN's 2-D MLPs (model.arch = toy2d): its `[PRESET.toy2d]` table laid over it."""
+def load_config(preset: str = "seed", config_file: str | Path | None = None, overrides: dict | None = None) -> Config:
+    """The preset's settings over the defaults, then the config file's, then `overrides`. A preset's table for one
+    network family (`[stable.toy2d]`) is laid over the preset where the run's model.arch is that family."""
     table = preset_table()
     if preset not in table:
         raise GanforgeError(f"unknown preset {preset!r}; choose one of: {', '.join(table)}")
-    settings = {k: v for k, v in table[preset].items() if k not in ("about", "toy2d")}
-    config = Config().merged(settings, f"preset {preset!r}")
-    if toy2d:
-        config = config.merged({"model.arch": "toy2d", **table[preset].get("toy2d", {})}, f"preset {preset!r}, toy2d")
-    if config_file is not None:
-        config = config.merged(read_config_file(config_file), str(config_file))
-    if overrides:
-        config = config.merged(overrides, "command line")
-    return config
+    families = typing.get_args(ModelConfig.__annotations__["arch"])
+    by_family = {k: v for k, v in table[preset].items() if k in families}
+    settings = {k: v for k, v in table[preset].items() if k != "about" and k not in families}
+
+    def build(family: str | None) -> Config:
+        config = Config().merged(settings, f"preset {preset!r}")
+        if family:
+            config = config.merged(by_family[family], f"preset {preset!r}, {family}")
+        if config_file is not None:
+            config = config.merged(read_config_file(config_file), str(config_file))
+        return config.merged(overrides, "command line") if overrides else config
+
+    config = build(None)
+    return build(config.model.arch) if config.model.arch in by_family else config
 
 
 def read_config_file(path: str | Path) -> dict:

@@ -128,7 +128,7 @@ def run_cell(cell: Cell, budget: Budget, out: Path) -> dict:
     torch.set_num_threads(1)
     if cell.data in ("grid", "ring") or cell.data == "sensitivity":
         dataset = "grid" if cell.data == "sensitivity" else cell.data
-        config = load_config("seed", toy2d=True, overrides=cell.settings or None)
+        config = load_config("seed", overrides={**cell.settings, "model.arch": "toy2d"})
         r = train_one(config, dataset, seed=cell.seed, iterations=budget.toy_iterations, lr=config.optim.lr_g,
                       beta1=config.optim.beta1, batch=config.train.batch_size)
         rule = SUCCESS[dataset]

@@ -92,7 +92,7 @@ def _train_point(preset: str, dataset: str, iterations: int, point: Point, overr
     """One trial's toy2d run (one CPU thread); returns what the study stores with it."""
     p = point.params
     changes = {**overrides, **{key: p[name] for name, key in EXTENDED.items() if name in p}}
-    config = load_config(preset, toy2d=True, overrides=changes or None)
+    config = load_config(preset, overrides={**changes, "model.arch": "toy2d"})
     result = train_one(config, dataset, seed=point.training_seed, iterations=iterations, lr=p["lr"], beta1=p["beta1"], batch=p["batch"])
     success = SUCCESS[dataset]
     return {"training_seed": point.training_seed, "modes": result.modes_covered, "high_quality": result.high_quality,
@@ -134,7 +134,7 @@ def run_sweep(presets: list[str], dataset: str, trials: int, iterations: int, st
     studies = {}
     for preset in presets:
         overrides = overrides or {}
-        load_config(preset, toy2d=True, overrides=overrides)  # unknown presets and settings fail before any work
+        load_config(preset, overrides={**overrides, "model.arch": "toy2d"})  # unknown presets and settings fail before any work
         study = optuna.create_study(study_name=_study_name(preset, dataset, space, iterations, overrides), storage=url, load_if_exists=True,
                                     direction="maximize")
         finished = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]

@@ -93,11 +93,13 @@ def test_a_toy2d_run_uses_one_cpu_thread_and_gives_the_callers_back(monkeypatch)
 
 
 def test_a_presets_toy2d_table_applies_on_toy2d_alone():
-    images, toy = load_config("stable"), load_config("stable", toy2d=True)
+    images, toy = load_config("stable"), load_config("stable", overrides={"model.arch": "toy2d"})
     assert images.remedies.g_batch_norm and images.optim.lr_d == images.optim.lr_g
     assert not toy.remedies.g_batch_norm and toy.optim.lr_d == 8 * toy.optim.lr_g
     assert toy.remedies.r1_gamma == images.remedies.r1_gamma and toy.train.loss == images.train.loss  # the rest is the preset's
-    assert load_config("seed", toy2d=True) == load_config("seed", overrides={"model.arch": "toy2d"})  # seed has no toy2d table
+    assert toy.model.arch == "toy2d" and images.model.arch == "seed"
+    # the family's table sits under the command line: a setting given there wins over it
+    assert load_config("stable", overrides={"model.arch": "toy2d", "optim.lr_d": 3e-4}).optim.lr_d == 3e-4
 
 
 def test_toy2d_runs_decay_both_rates_as_the_preset_says(monkeypatch):
@@ -105,7 +107,7 @@ def test_toy2d_runs_decay_both_rates_as_the_preset_says(monkeypatch):
 
     rates = []
     monkeypatch.setattr(toy2d, "set_learning_rate", lambda optimizer, lr: rates.append(lr))
-    config = load_config("stable", toy2d=True)
+    config = load_config("stable", overrides={"model.arch": "toy2d"})
     assert config.optim.lr_decay == 0.5
     train_one(config, "ring", seed=0, iterations=4, lr=1e-4, batch=8)
     g_rates, d_rates = rates[0::2], rates[1::2]  # G's optimizer, then D's, each step

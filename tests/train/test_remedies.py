@@ -145,7 +145,7 @@ def test_g_without_batch_norm_makes_each_sample_a_function_of_its_own_z():
     z_image, z_toy = torch.randn(6, LATENT), torch.randn(6, 2)
     for g_batch_norm in (True, False):
         image_g = build_gan(load_config("seed", overrides={**TINY, "remedies.g_batch_norm": g_batch_norm}), torch.device("cpu")).generator
-        toy_g = build_generator(load_config("stable", toy2d=True, overrides={"remedies.g_batch_norm": g_batch_norm}))
+        toy_g = build_generator(load_config("stable", overrides={"model.arch": "toy2d", "remedies.g_batch_norm": g_batch_norm}))
         for g, z in ((image_g, z_image), (toy_g, z_toy)):
             norms = [m for m in g.modules() if isinstance(m, (KerasBatchNorm, nn.BatchNorm1d))]
             g.train()  # batch statistics: with BN, a sample's output depends on the rest of its batch
