@@ -259,7 +259,7 @@ def regions(rows: list[dict]) -> dict[str, tuple[int, int]]:
             found[f"{key} {value:g}"] = (sum(bool(r["success"]) for r in there), len(there))
     for low, high in LR_BANDS:
         there = [r for r in rows if low <= r["point"]["lr"] < high or (high == LR_RANGE[1] and r["point"]["lr"] == high)]
-        found[f"lr {low:.0e}-{high:.0e}"] = (sum(bool(r["success"]) for r in there), len(there))
+        found[f"lr {low:.0e} to {high:.0e}"] = (sum(bool(r["success"]) for r in there), len(there))
     return found
 
 
@@ -350,7 +350,8 @@ def write_page(out: Path, budget: SensitivityBudget, results: dict[str, list[dic
     axes = list(regions(next(iter(results.values())))) if results else []
     by_region = ["| recipe | " + " | ".join(axes) + " |", "|---" * (len(axes) + 1) + "|"]
     by_region += [f"| {name} | " + " | ".join(f"{k}/{n}" for k, n in regions(rows).values()) + " |" for name, rows in results.items()]
-    listing = ["| point | lr (D's) | beta1 | batch | " + " | ".join(results) + " |", "|---" * (4 + len(results)) + "|"]
+    short = [name.replace("seed, ", "") for name in results]  # "d_mode switched": a narrower column
+    listing = ["| point | lr (D's) | beta1 | batch | " + " | ".join(short) + " |", "|---" * (4 + len(results)) + "|"]
     for i, p in enumerate(points):
         scored = [next((r for r in rows if r["point"] == asdict(p)), None) for rows in results.values()]
         listing.append(f"| {i} | {p.lr:.2e} | {p.beta1:g} | {p.batch} | " + " | ".join(
@@ -369,7 +370,7 @@ def write_page(out: Path, budget: SensitivityBudget, results: dict[str, list[dic
 
     page = (f"<!doctype html><html><head><meta charset='utf-8'><title>Sensitivity on shapes</title><style>"
             "body{font:14px sans-serif;max-width:1100px;margin:2em auto}table{border-collapse:collapse}"
-            "td,th{border:1px solid #ccc;padding:3px 8px}img{max-width:100%}</style></head><body>"
+            "td,th{border:1px solid #ccc;padding:3px 8px}td{white-space:nowrap}img{max-width:100%}</style></head><body>"
             f"<h1>Sensitivity on shapes</h1><p>{html.escape(head)}</p><p><b>{html.escape(answer(results))}</b></p>"
             f"{html_table(table)}" + (f"<p><img alt='each recipe&#39;s points' src='{uri}'></p>" if uri else "")
             + f"<h2>Successes by region of the grid</h2><p>Each axis alone: successes / points there.</p>{html_table(by_region)}"

@@ -85,7 +85,7 @@ def test_regions_count_each_axis_alone_and_the_live_g_share_only_where_there_is_
     rows = _rows([False, False, True, False])  # points: (1e-4, 0.5, 32), (5e-4, 0, 16), (3e-5, 0.9, 64), (1e-3, 0.05, 32)
     assert regions(rows) == {"beta1 0": (0, 1), "beta1 0.05": (0, 1), "beta1 0.5": (0, 1), "beta1 0.9": (1, 1),
                              "batch 16": (0, 1), "batch 32": (0, 2), "batch 64": (1, 1),
-                             "lr 3e-05-1e-04": (1, 1), "lr 1e-04-3e-04": (0, 1), "lr 3e-04-1e-03": (0, 2)}  # 1e-3 is in
+                             "lr 3e-05 to 1e-04": (1, 1), "lr 1e-04 to 3e-04": (0, 1), "lr 3e-04 to 1e-03": (0, 2)}  # 1e-3 is in
     assert live_g_share(rows) is None
     for row, live in zip(rows, [True, True, False, True]):
         row["live_g"] = {"modes": 50, "fd_shapes": 300.0, "success": live}
