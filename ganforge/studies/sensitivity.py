@@ -263,6 +263,16 @@ def regions(rows: list[dict]) -> dict[str, tuple[int, int]]:
     return found
 
 
+def weakest_region(rows: list[dict], at_least: int = 3) -> tuple[str, int, int] | None:
+    """The region (one axis value, with at least `at_least` points) where the fewest of a recipe's points succeed:
+    (region, successes, points); the larger region wins a tie. None when no region has that many points."""
+    found = [(k / n, -n, name, k, n) for name, (k, n) in regions(rows).items() if n >= at_least]
+    return min(found)[2:] if found else None
+
+
+GOAL = 0.8  # the share of points a robust recipe succeeds at
+
+
 def picture_data(rows: list[dict]) -> list[tuple[float, float, int, bool]]:
     """Each point of one recipe as (lr, beta1, batch, success): what its panel of the picture draws."""
     return [(r["point"]["lr"], r["point"]["beta1"], r["point"]["batch"], bool(r["success"])) for r in rows]
@@ -322,9 +332,14 @@ def answer(results: dict[str, list[dict]]) -> str:
     elif switches:
         text += "; no single switch of the seed's choices moves it beyond the intervals (" + ", ".join(
             f"{name[len('seed, '):-len(' switched')]} {s.text()}" for name, s in switches.items()) + ")"
-    others = [f"`{name}` {s.text()}" for name, s in found.items() if not name.startswith("seed")]
+    others = {name: s for name, s in found.items() if not name.startswith("seed")}
     if others:
-        text += ". ganforge's recipes: " + ", ".join(others)
+        text += ". ganforge's recipes: " + ", ".join(f"`{name}` {s.text()}" for name, s in others.items())
+        best = max(others, key=lambda name: (others[name].k / max(1, others[name].n), others[name].n))
+        weakest = weakest_region(results[best]) if others[best].k < GOAL * others[best].n else None
+        if weakest:
+            text += (f"; none reaches {GOAL:.0%} of the points: the best, `{best}`, fails most at {weakest[0]} "
+                     f"({weakest[1]}/{weakest[2]} succeed there)")
     return text + "."
 
 

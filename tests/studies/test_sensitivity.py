@@ -10,7 +10,7 @@ from ganforge.cli import main
 from ganforge.errors import GanforgeError
 from ganforge.studies.sensitivity import (BATCHES, BETA1S, LR_RANGE, SUCCESS, Point, Recipe, SensitivityBudget, answer,
                                           draw_points, live_g_share, picture_data, point_config, recipes, regions, shares,
-                                          stored_points, wilson)
+                                          stored_points, weakest_region, wilson)
 
 
 def test_the_success_rule_is_modes_and_fd_shapes_both():
@@ -93,6 +93,18 @@ def test_regions_count_each_axis_alone_and_the_live_g_share_only_where_there_is_
     assert (share.k, share.n) == (3, 4)
 
 
+def test_the_weakest_region_and_the_answer_name_where_the_best_recipe_fails():
+    rows = _rows([True, True, False, False]) + _rows([True, False, False, True])  # each point twice
+    # by hand: beta1 0.9, batch 64 and lr 3e-05 to 1e-04 each 0/2 (a tie: the first by name); with at least 3 points
+    # only batch 32 (3/4) and lr 3e-04 to 1e-03 (2/4: 5e-4 and 1e-3, the range's top, is in)
+    assert weakest_region(rows, at_least=2) == ("batch 64", 0, 2)
+    assert weakest_region(rows) == ("lr 3e-04 to 1e-03", 2, 4)
+    assert weakest_region(rows, at_least=5) is None
+    text = answer({"seed": _rows([False] * 4), "dcgan": rows[:4], "stable": rows})
+    # dcgan 2/4 and stable 4/8: the same share, the one with more points is the best
+    assert "none reaches 80% of the points: the best, `stable`, fails most at lr 3e-04 to 1e-03 (2/4 succeed there)" in text
+
+
 def test_the_answer_names_a_choice_only_beyond_the_intervals():
     results = {"seed": [{"success": False}] * 16,
                "seed, d_mode switched": [{"success": True}] * 12 + [{"success": False}] * 4,
@@ -102,7 +114,7 @@ def test_the_answer_names_a_choice_only_beyond_the_intervals():
     # by hand: 0/16 -> [0, 19.4%]; 12/16 -> [50.5, 89.8%], printed 51-90; 2/16 -> [3.5, 36.0%], which overlaps the seed's
     assert text.startswith("sensitivity: `seed` succeeds at 0/16 (0-19%) of the points")
     assert "switching d_mode alone -> 12/16 (51-90%)" in text and "g_mode" not in text
-    assert "`stable` 15/16 (72-99%)" in text
+    assert "`stable` 15/16 (72-99%)" in text and "none reaches" not in text  # 15/16 is past 80%
     quiet = answer({"seed": [{"success": False}] * 4, "seed, g_mode switched": [{"success": True}] + [{"success": False}] * 3})
     assert "no single switch of the seed's choices moves it beyond the intervals (g_mode 1/4" in quiet
 
