@@ -221,7 +221,6 @@ def _parser() -> argparse.ArgumentParser:
     study.add_argument("--shapes-size", type=_at_least(1), default=Budget.shapes_size, help="images in the shapes dataset")
     study.add_argument("-n", type=_at_least(1), default=Budget.samples, help="samples scored per shapes run")
     study.add_argument("--samples", type=_at_least(1), dest="n", help=argparse.SUPPRESS)  # the older spelling of -n
-    study.add_argument("--no-sensitivity", action="store_true", help="skip the lr x beta1 grid on toy2d")
 
     from .studies.sensitivity import SensitivityBudget
 
@@ -423,8 +422,7 @@ def cmd_study(args) -> None:
     from .studies.study_report import write_study
 
     budget = Budget(args.toy_iterations, args.toy_seeds, args.shapes_iterations, args.shapes_seeds, args.shapes_size, args.n,
-                    datasets=tuple(d.strip() for d in args.data.split(",") if d.strip()),
-                    **({"sensitivity": ()} if args.no_sensitivity else {}))
+                    datasets=tuple(d.strip() for d in args.data.split(",") if d.strip()))
     only = [v.strip() for v in args.variants.split(";") if v.strip()] or None
     chosen, results = run_study(Path(args.out), budget, args.jobs, only)
     page = write_study(Path(args.out), budget, chosen, results)

@@ -343,6 +343,16 @@ def answer(results: dict[str, list[dict]]) -> str:
     return text + "."
 
 
+def shares_table(results: dict[str, list[dict]]) -> list[str]:
+    """Markdown lines: per recipe, its successes with their interval, which points succeed, and its live G's share."""
+    table = ["| recipe | successes (Wilson 95%) | points that succeed | its live G, not the EMA |", "|---|---|---|---|"]
+    for name, share in shares(results).items():
+        won = [str(i) for i, r in enumerate(results[name]) if r["success"]]
+        live = live_g_share(results[name])
+        table.append(f"| {name} | {share.text()} | {', '.join(won) or '-'} | {live.text() if live else '-'} |")
+    return table
+
+
 def write_page(out: Path, budget: SensitivityBudget, results: dict[str, list[dict]]) -> Path:
     """sensitivity.md and sensitivity.html (self-contained: the picture inlined), beside the study's own page."""
     import base64
@@ -351,17 +361,12 @@ def write_page(out: Path, budget: SensitivityBudget, results: dict[str, list[dic
     from .machine import cpu_name
 
     points = stored_points(out, budget)
-    found = shares(results)
     image = picture(results, out / "sensitivity.png") if results else None
     head = (f"{budget.points} points drawn once (lr log-uniform in [{LR_RANGE[0]:g}, {LR_RANGE[1]:g}], beta1 in "
             f"{{{', '.join(f'{b:g}' for b in BETA1S)}}}, batch in {{{', '.join(map(str, BATCHES))}}}; a point's lr is D's, G's keeps "
             f"its recipe's ratio); shapes at 32 px, {budget.iterations:,} iterations per run, {budget.samples:,} samples scored, "
             f"one CPU thread per run; {cpu_name()}. Success, fixed before any run: {SUCCESS.text()}.")
-    table = ["| recipe | successes (Wilson 95%) | points that succeed | its live G, not the EMA |", "|---|---|---|---|"]
-    for name, share in found.items():
-        won = [str(i) for i, r in enumerate(results[name]) if r["success"]]
-        live = live_g_share(results[name])
-        table.append(f"| {name} | {share.text()} | {', '.join(won) or '-'} | {live.text() if live else '-'} |")
+    table = shares_table(results)
     axes = list(regions(next(iter(results.values())))) if results else []
     by_region = ["| recipe | " + " | ".join(axes) + " |", "|---" * (len(axes) + 1) + "|"]
     by_region += [f"| {name} | " + " | ".join(f"{k}/{n}" for k, n in regions(rows).values()) + " |" for name, rows in results.items()]

@@ -7,7 +7,8 @@ variant trains on toy2d's grid and ring (PacGAN's MLPs: only the choices of the 
 loss apply there) and on shapes at 32 px (the seed's networks at width 16), a fixed number of iterations on one CPU
 thread each, several seeds. Each cell is stored as it finishes (cells/DATA/VARIANT/seedN.json), so a rerun goes on
 where the last one stopped. The report: a markdown table and one self-contained HTML page, each variant's mean and 95%
-confidence interval over seeds, and a few sentences per problem written from the numbers.
+confidence interval over seeds, and a few sentences per problem written from the numbers. The third problem's runs
+are `ganforge sensitivity`'s (sensitivity.py): the page reads them where they are stored in the same folder.
 """
 import contextlib
 import json
@@ -70,23 +71,20 @@ def variants() -> list[Variant]:
 
 @dataclass(frozen=True)
 class Budget:
-    """The full study's budget: 174 cells and 18 sensitivity cells, 79 minutes on 2 cores with --jobs 2
-    (docs/seed-study/). The seed's collapse is over within its first 100 iterations on shapes; toy2d's MLPs need
-    about 4x more iterations to tell the sensitivity grid's points apart."""
+    """The full study's budget: 174 cells, 79 minutes on 2 cores with --jobs 2 (docs/seed-study/). The seed's collapse
+    is over within its first 100 iterations on shapes. Sensitivity is its own grid of runs (sensitivity.py)."""
     toy_iterations: int = 2500
     toy_seeds: int = 5
     shapes_iterations: int = 500
     shapes_seeds: int = 3
     shapes_size: int = 10000
     samples: int = 1000  # generated (and real) samples scored per shapes run
-    sensitivity: tuple = (1e-4, 2e-4, 5e-4)  # the toy2d grid's learning rates ...
-    sensitivity_beta1: tuple = (0.05, 0.5, 0.9)  # ... and beta1s
     datasets: tuple = ("grid", "ring", "shapes")
 
 
 @dataclass(frozen=True)
 class Cell:
-    data: str  # grid, ring, shapes, or sensitivity
+    data: str  # grid, ring or shapes
     variant: str
     seed: int
     settings: dict = field(default_factory=dict)
@@ -110,12 +108,6 @@ def cells(budget: Budget, chosen: list[Variant]) -> list[Cell]:
     return found
 
 
-def sensitivity_cells(budget: Budget, variant: Variant) -> list[Cell]:
-    return [Cell("sensitivity", f"{variant.name} | lr {lr:g} beta1 {beta1:g}", 0,
-                 {**variant.settings, "optim.lr_d": lr, "optim.lr_g": lr, "optim.beta1": beta1})
-            for lr in budget.sensitivity for beta1 in budget.sensitivity_beta1]
-
-
 # One cell --------------------------------------------------------------------------------------------------------------
 
 def run_cell(cell: Cell, budget: Budget, out: Path) -> dict:
@@ -126,12 +118,11 @@ def run_cell(cell: Cell, budget: Budget, out: Path) -> dict:
     from .toy2d import train_one
 
     torch.set_num_threads(1)
-    if cell.data in ("grid", "ring") or cell.data == "sensitivity":
-        dataset = "grid" if cell.data == "sensitivity" else cell.data
+    if cell.data in ("grid", "ring"):
         config = load_config("seed", overrides={**cell.settings, "model.arch": "toy2d"})
-        r = train_one(config, dataset, seed=cell.seed, iterations=budget.toy_iterations, lr=config.optim.lr_g,
+        r = train_one(config, cell.data, seed=cell.seed, iterations=budget.toy_iterations, lr=config.optim.lr_g,
                       beta1=config.optim.beta1, batch=config.train.batch_size)
-        rule = SUCCESS[dataset]
+        rule = SUCCESS[cell.data]
         return {"modes": r.modes_covered, "num_modes": r.num_modes, "high_quality": r.high_quality, "reverse_kl": r.reverse_kl,
                 "success": r.modes_covered >= rule.min_modes and r.high_quality >= rule.min_quality}
     return _run_shapes(cell, budget, out)
@@ -201,11 +192,6 @@ def run_study(out: Path, budget: Budget = Budget(), jobs: int = 1, only: list[st
         load_config("seed", overrides=v.settings or None)  # a setting that does not exist fails before any work
     todo = [c for c in cells(budget, chosen) if not c.path(out).exists()]
     _run_cells(todo, budget, out, jobs, log)
-    results = load_results(out, budget, chosen)
-    if budget.sensitivity:
-        winner = best_switch(results, chosen)
-        sens = [c for v in [chosen[0]] + ([winner] if winner else []) for c in sensitivity_cells(budget, v)]
-        _run_cells([c for c in sens if not c.path(out).exists()], budget, out, jobs, log)
     return chosen, load_results(out, budget, chosen)
 
 
@@ -223,26 +209,12 @@ def _run_cells(todo: list[Cell], budget: Budget, out: Path, jobs: int, log) -> N
 
 
 def load_results(out: Path, budget: Budget, chosen: list[Variant]) -> dict:
-    """{(data, variant name): [cell results]}, including the sensitivity cells stored so far."""
+    """{(data, variant name): [cell results]} of the cells stored so far."""
     results = {}
     for cell in cells(budget, chosen):
         if cell.path(out).exists():
             results.setdefault((cell.data, cell.variant), []).append(json.loads(cell.path(out).read_text()))
-    for v in chosen:
-        for cell in sensitivity_cells(budget, v):
-            if cell.path(out).exists():
-                results.setdefault(("sensitivity", v.name), []).append(json.loads(cell.path(out).read_text()))
     return results
-
-
-def best_switch(results: dict, chosen: list[Variant]) -> Variant | None:
-    """The single switch from `seed` with the highest mean high-quality x modes fraction on toy2d's grid."""
-    def score(name):
-        rows = results.get(("grid", name), [])
-        return np.mean([r["modes"] / r["num_modes"] * r["high_quality"] for r in rows]) if rows else -1.0
-
-    singles = [v for v in chosen if v.base == "seed" and v.choice and not v.networks]
-    return max(singles, key=lambda v: score(v.name)) if singles else None
 
 
 # Statistics ------------------------------------------------------------------------------------------------------------

@@ -120,14 +120,9 @@ def _put_back_sentence(data: str, chosen: list[Variant], results: dict, budget: 
     return f"{start}: " + ", ".join(f"{_choice_words(v)} -> {m.text()}" for _, v, m in costs) + " (each beyond the intervals)."
 
 
-def sensitivity_rates(results: dict, chosen: list[Variant], budget: Budget) -> dict[str, tuple[int, int]]:
-    return {v.name: (sum(bool(r["success"]) for r in results[("sensitivity", v.name)]), len(results[("sensitivity", v.name)]))
-            for v in chosen if ("sensitivity", v.name) in results}
-
-
 def answers(chosen: list[Variant], results: dict, budget: Budget, sensitivity: dict | None = None) -> dict[str, str]:
-    """One sentence per problem, from the numbers. `sensitivity`: the shapes sensitivity runs (sensitivity.py), which
-    answer the third problem on the seed's image networks where they are stored; else the toy2d grid's."""
+    """One sentence per problem, from the numbers. `sensitivity`: the shapes sensitivity runs (sensitivity.py) stored
+    in the study's folder, which answer the third problem on the seed's image networks."""
     collapse_data = "shapes" if ("shapes", "seed") in results else "grid"
     found = {
         "mode collapse": _single_switch_sentence("mode collapse", "modes", "modes", collapse_data, chosen, results, budget, True)
@@ -136,24 +131,9 @@ def answers(chosen: list[Variant], results: dict, budget: Budget, sensitivity: d
                        + " " + _put_back_sentence("shapes", chosen, results, budget, "pinned_at", "D pinning at {}")
                        if ("shapes", "seed") in results else "instability: needs the shapes runs (D's accuracy is logged there).",
     }
-    if sensitivity:
-        from .sensitivity import answer
+    from .sensitivity import answer
 
-        found["sensitivity"] = answer(sensitivity)
-        return found
-    rates = sensitivity_rates(results, chosen, budget)
-    grid = f"{len(budget.sensitivity)} learning rates x {len(budget.sensitivity_beta1)} beta1s on toy2d's grid"
-    if "seed" in rates:
-        text = f"sensitivity: `seed` succeeds at {rates['seed'][0]}/{rates['seed'][1]} points of {grid}"
-        for name, (won, total) in rates.items():
-            if name != "seed":
-                text += f"; {name} at {won}/{total}"
-        text += " (success: >= 24 of 25 modes and >= 90% high quality; one seed per point)"
-        if not any(won for won, _ in rates.values()):
-            text += f". No point succeeds at {budget.toy_iterations:,} iterations, so at this budget the grid does not tell them apart"
-        found["sensitivity"] = text + "."
-    else:
-        found["sensitivity"] = "sensitivity: no sensitivity runs stored yet."
+    found["sensitivity"] = answer(sensitivity or {})
     return found
 
 
@@ -199,20 +179,23 @@ def budget_line(budget: Budget, datasets: list[str]) -> str:
     return ", ".join(parts) or "no runs stored yet"
 
 
-def write_study(out: Path, budget: Budget, chosen: list[Variant], results: dict) -> Path:
-    from .sensitivity import stored_sensitivity
+SENSITIVITY_ABOUT = "Each recipe trained at the same points of lr, beta1 and batch; the points, their picture and the rule:"
 
-    said = answers(chosen, results, budget, stored_sensitivity(out))
+
+def write_study(out: Path, budget: Budget, chosen: list[Variant], results: dict) -> Path:
+    from .sensitivity import shares_table, stored_sensitivity
+
+    sensitivity = stored_sensitivity(out)
+    said = answers(chosen, results, budget, sensitivity)
     datasets = [d for d in budget.datasets if any(key[0] == d for key in results)]
     header = (f"Budget: {budget_line(budget, datasets)}; one CPU thread per run; {cpu_name()}. "
               "Mean ± 95% confidence interval (Student's t) over seeds; a difference is named only where the intervals do not overlap.")
     md = ["# The seed study", "", header, "", *[f"- **{p}**: {said[p].split(': ', 1)[1]}" for p in PROBLEMS], ""]
     for data in datasets:
         md += [f"## {data}", "", *_table(data, chosen, results, budget), ""]
-    rates = sensitivity_rates(results, chosen, budget)
-    if rates:
-        md += ["## sensitivity (toy2d grid)", "", "| variant | successes |", "|---|---|",
-               *[f"| {name} | {won}/{total} |" for name, (won, total) in rates.items()], ""]
+    sensitivity_rows = shares_table(sensitivity) if sensitivity else []
+    if sensitivity_rows:
+        md += ["## sensitivity (shapes)", "", f"{SENSITIVITY_ABOUT} [sensitivity.md](sensitivity.md).", "", *sensitivity_rows, ""]
     out.mkdir(parents=True, exist_ok=True)
     (out / "study.md").write_text("\n".join(md))
     (out / "answers.json").write_text(json.dumps(said, indent=1))
@@ -229,9 +212,9 @@ def write_study(out: Path, budget: Budget, chosen: list[Variant], results: dict)
                      + (f'<img class="grid" alt="final samples of {html.escape(v.name)}" src="{grid}">' if grid else "")
                      + f'<img class="curve" alt="curves of {html.escape(v.name)}" src="{_curve(first["curve"])}"></figure>')
     body = "".join(f"<h2>{html.escape(d)}</h2>{_md_table(_table(d, chosen, results, budget))}" for d in datasets)
-    if rates:
-        body += "<h2>sensitivity (toy2d grid)</h2>" + _md_table(["| variant | successes |", "|---|---|",
-                                                                *[f"| {n} | {w}/{t} |" for n, (w, t) in rates.items()]])
+    if sensitivity_rows:
+        body += (f'<h2>sensitivity (shapes)</h2><p>{SENSITIVITY_ABOUT} <a href="sensitivity.html">sensitivity.html</a>.</p>'
+                 + _md_table(sensitivity_rows))
     page = f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>ganforge: the seed study</title>
 <style>body{{font:14px system-ui,sans-serif;margin:2em;max-width:1200px}}table{{border-collapse:collapse;margin:1em 0}}
 td,th{{border:1px solid #ccc;padding:2px 6px;text-align:right}}td:first-child{{text-align:left}}

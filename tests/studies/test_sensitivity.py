@@ -135,13 +135,18 @@ def test_the_command_runs_stores_each_run_and_goes_on(tmp_path, capsys):
     assert "live_g" not in json.loads(cells[2].read_text())
     page = (tmp_path / "sensitivity.html").read_text()
     assert "data:image/png;base64," in page and "0/2 (0-66%)" in page and "http" not in page.replace("http-equiv", "")
-    # the study's page answers its third problem from these runs, in the same sentence the command prints
-    from ganforge.studies.sensitivity import stored_sensitivity
+    # the study's page in the same folder answers its third problem from these runs, in the sentence the command
+    # prints, and shows each recipe's share (demo's live G beside it; the seed has none)
     from ganforge.studies.study import Budget, variants
-    from ganforge.studies.study_report import answers
+    from ganforge.studies.study_report import write_study
 
-    said = answers(variants()[:1], {}, Budget(), stored_sensitivity(tmp_path))["sensitivity"]
+    write_study(tmp_path, Budget(), variants()[:1], {})
+    said = json.loads((tmp_path / "answers.json").read_text())["sensitivity"]
     assert said.startswith("sensitivity: `seed` succeeds at 0/2 (0-66%)") and html.escape(said) in page
+    study = (tmp_path / "study.md").read_text()
+    assert "## sensitivity (shapes)" in study and "[sensitivity.md](sensitivity.md)" in study
+    assert "| seed | 0/2 (0-66%) | - | - |" in study and "| demo | 0/2 (0-66%) | - | 0/2 (0-66%) |" in study
+    assert '<a href="sensitivity.html">' in (tmp_path / "study.html").read_text()
     mtimes = [c.stat().st_mtime_ns for c in cells]
     capsys.readouterr()
     assert main(args) == 0  # everything stored: nothing trains again
