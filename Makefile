@@ -57,7 +57,7 @@ test: install $(TF_VENV)/.installed $(FIDREF_VENV)/.installed
 		command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && \
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver) >/dev/null 2>&1 || \
 		echo "note: chromium-driver not installed; the browser tests will be skipped (CI=true fails them)"; }
-	$(PY) -m pytest -q -p no:cacheprovider -W ignore::DeprecationWarning --durations=15
+	$(PY) -m pytest -q -p no:cacheprovider -W ignore::DeprecationWarning --durations=40
 
 # The speed benchmark needs TensorFlow for its Keras 3 side (tests/keras_reference.py): its own environment, so tests never see it.
 BENCH_VENV := .venv-bench

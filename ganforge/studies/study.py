@@ -71,7 +71,7 @@ def variants() -> list[Variant]:
 
 @dataclass(frozen=True)
 class Budget:
-    """The full study's budget: 174 cells, 79 minutes on 2 cores with --jobs 2 (docs/seed-study/). The seed's collapse
+    """The full study's budget: 174 cells, 56 minutes on 2 cores with --jobs 2 (docs/seed-study/). The seed's collapse
     is over within its first 100 iterations on shapes. Sensitivity is its own grid of runs (sensitivity.py)."""
     toy_iterations: int = 2500
     toy_seeds: int = 5
