@@ -170,21 +170,32 @@ class RemedyConfig(_Checked):
     spectral_norm: Literal["none", "d", "both"] = "none"  # none, d, or both (D and G): Miyato et al. 2018
     g_batch_norm: bool = True  # false: G without BatchNorm, each sample a function of its own z alone
     r1_gamma: float = 0.0  # R1 penalty gamma/2 * |grad_x D(x)|^2 on real data (Mescheder et al. 2018); 0 = off
+    r1_heuristic: bool = False  # true: R1's gamma is StyleGAN2-ADA's heuristic 0.0002 x resolution^2 / batch (0.0256 at
+    # 64 px, batch 32), in place of r1_gamma
     r2_gamma: float = 0.0  # R2: the same penalty on fakes (R3GAN pairs it with R1); 0 = off
     lazy_interval: int = 16  # lazy R1 and R2: every N-th D step, weighted by N (Karras et al. 2020); was r1_interval
     gp_weight: float = 0.0  # WGAN-GP (|grad D(x_hat)| - 1)^2 on real/fake interpolates (Gulrajani et al. 2017); 0 = off
     ema_half_life: float = 0.0  # EMA of G's weights, half-life in images (StyleGAN's 10k); 0 = off
+    ema_rampup: float = 0.0  # the EMA's half-life is at most this x the images seen so far (StyleGAN2-ADA's 0.05), so
+    # that it does not lag in short runs; 0 = the full half-life from the start
     label_smoothing: float = 0.0  # one-sided: D's real label is 1 - this (Salimans et al. 2016)
     instance_noise: float = 0.0  # std of Gaussian noise added to D's inputs at iteration 0 ...
     instance_noise_anneal: int = 0  # ... falling linearly to 0 at this iteration (0 = constant)
     diffaugment: str = ""  # comma-separated DiffAugment policy for D's inputs: color, translation, cutout
+    ada_target: float = 0.0  # adaptive augmentation (ADA, Karras et al. 2020): each diffaugment op applies with a
+    # probability p that rises while E[sign D(real)] is above this target (ADA's 0.6) and falls below it; 0 = off (p = 1)
+    ada_interval: int = 4  # iterations between ADA's adjustments of p
+    ada_kimg: float = 100.0  # thousands of images in which ADA's p can go from 0 to 1 (StyleGAN2-ADA: 500)
     minibatch_std: int = 0  # group size of D's minibatch standard-deviation feature (Karras et al. 2018); 0 = off
     pack: int = 1  # PacGAN: D judges `pack` samples at once (Lin et al. 2018)
     d_steps: int = 1  # D's real+fake steps per G step
 
     def __post_init__(self):
-        self._at_least(1, "lazy_interval", "pack", "d_steps")
-        self._at_least(0, "r1_gamma", "r2_gamma", "gp_weight", "ema_half_life", "instance_noise", "instance_noise_anneal",
+        self._at_least(1, "lazy_interval", "pack", "d_steps", "ada_interval")
+        self._within("ada_target", 0.0, 1.0, high_open=True)
+        if self.ada_kimg <= 0:
+            raise GanforgeError(f"remedies.ada_kimg must be positive, not {self.ada_kimg}")
+        self._at_least(0, "r1_gamma", "r2_gamma", "gp_weight", "ema_half_life", "ema_rampup", "instance_noise", "instance_noise_anneal",
                        "minibatch_std")
         self._within("label_smoothing", 0.0, 1.0, high_open=True)
 

@@ -42,11 +42,23 @@ def _cutout(x: torch.Tensor, ratio: float = 0.5) -> torch.Tensor:
 DIFFAUGMENT = {"color": _colour, "translation": _translation, "cutout": _cutout}
 
 
+def _sometimes(op, images: torch.Tensor, probability: float) -> torch.Tensor:
+    """`op` on each image with `probability`, the image itself otherwise. At 0 nothing is drawn and the input is
+    returned as it is."""
+    if probability <= 0:
+        return images
+    chosen = torch.rand(images.shape[0], 1, 1, 1, device=images.device) < probability
+    return torch.where(chosen, op(images), images)
+
+
 class DInput:
     """The transform before D: the DiffAugment policy's ops in order (Zhao et al. 2020), then instance noise
-    whose std falls linearly from `noise_std` at iteration 0 to 0 at `noise_anneal` (Sønderby et al. 2017)."""
+    whose std falls linearly from `noise_std` at iteration 0 to 0 at `noise_anneal` (Sønderby et al. 2017).
 
-    def __init__(self, diffaugment: str = "", noise_std: float = 0.0, noise_anneal: int = 0):
+    `probability` is each op's chance to apply to each image: 1 is DiffAugment's (every op on every image); ADA's
+    controller (ada.py) moves it while the run trains."""
+
+    def __init__(self, diffaugment: str = "", noise_std: float = 0.0, noise_anneal: int = 0, probability: float = 1.0):
         names = [n.strip() for n in diffaugment.split(",") if n.strip()]
         unknown = [n for n in names if n not in DIFFAUGMENT]
         if unknown:
@@ -55,6 +67,7 @@ class DInput:
             raise ValueError("remedies.instance_noise and instance_noise_anneal must be >= 0")
         self.ops = [DIFFAUGMENT[n] for n in names]
         self.noise_std, self.noise_anneal = noise_std, noise_anneal
+        self.probability = probability
 
     def noise_at(self, step: int) -> float:
         if self.noise_anneal == 0:
@@ -63,6 +76,6 @@ class DInput:
 
     def __call__(self, images: torch.Tensor, step: int) -> torch.Tensor:
         for op in self.ops:
-            images = op(images)
+            images = op(images) if self.probability >= 1 else _sometimes(op, images, self.probability)
         std = self.noise_at(step)
         return images + std * torch.randn_like(images) if std > 0 else images

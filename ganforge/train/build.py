@@ -8,6 +8,7 @@ from ..config import Config
 from ..device import resolve_device as device_named
 from ..errors import GanforgeError
 from ..nets.registry import build_discriminator, build_generator, family_of
+from .ada import AdaptiveAugmentation, FixedAugmentation
 from .augment import DInput
 from .distributed import World, synchronize_batch_norm
 from .ema import GeneratorEMA
@@ -45,19 +46,36 @@ def check_choices(config: Config) -> None:
             raise GanforgeError(f"{name} = {group} needs a batch size that is a multiple of it, not {t.batch_size}")
     try:
         make_objective(t.loss, r.label_smoothing, t.procedure)
-        DInput(r.diffaugment, r.instance_noise, r.instance_noise_anneal)
+        augmentation(config, DInput(r.diffaugment, r.instance_noise, r.instance_noise_anneal))
         penalties(config)
     except ValueError as exc:
         raise GanforgeError(str(exc)) from exc
 
 
+def r1_gamma(config: Config) -> float:
+    """R1's gamma: remedies.r1_gamma, or StyleGAN2-ADA's heuristic gamma = 0.0002 x resolution^2 / batch (its
+    train.py, cfg auto), which scales the penalty with the number of pixels each image's gradient spans."""
+    if config.remedies.r1_heuristic:
+        return 0.0002 * config.model.resolution ** 2 / config.train.batch_size
+    return config.remedies.r1_gamma
+
+
 def penalties(config: Config) -> list:
-    r = config.remedies
-    return (([R1(r.r1_gamma, r.lazy_interval)] if r.r1_gamma else []) + ([R2(r.r2_gamma, r.lazy_interval)] if r.r2_gamma else [])
+    r, gamma = config.remedies, r1_gamma(config)
+    return (([R1(gamma, r.lazy_interval)] if gamma else []) + ([R2(r.r2_gamma, r.lazy_interval)] if r.r2_gamma else [])
             + ([GradientPenalty(r.gp_weight)] if r.gp_weight else []))
 
 
-def assemble_gan(config: Config, generator: nn.Module, discriminator: nn.Module, lr_g: float, lr_d: float, beta1: float) -> GAN:
+def augmentation(config: Config, d_input: DInput, processes: int = 1) -> AdaptiveAugmentation | FixedAugmentation:
+    """ADA's controller over D's augmentations where remedies.ada_target is set; otherwise they apply always."""
+    r = config.remedies
+    if not r.ada_target:
+        return FixedAugmentation()
+    return AdaptiveAugmentation(d_input, r.ada_target, r.ada_interval, r.ada_kimg * 1000, config.train.batch_size * processes)
+
+
+def assemble_gan(config: Config, generator: nn.Module, discriminator: nn.Module, lr_g: float, lr_d: float, beta1: float,
+                 processes: int = 1) -> GAN:
     """Optimizers, the preset's variants and the remedies around two networks, chosen here, once."""
     t, o, r = config.train, config.optim, config.remedies
     check_choices(config)
@@ -65,6 +83,7 @@ def assemble_gan(config: Config, generator: nn.Module, discriminator: nn.Module,
     loss_scaling = t.amp == "fp16"
     device = next(generator.parameters()).device.type
     try:
+        d_input = DInput(r.diffaugment, r.instance_noise, r.instance_noise_anneal)
         return GAN(
             generator,
             discriminator,
@@ -73,10 +92,11 @@ def assemble_gan(config: Config, generator: nn.Module, discriminator: nn.Module,
             objective=make_objective(t.loss, r.label_smoothing, t.procedure),
             fakes_g_training=BN_MODES[t.fakes_g_mode],
             frozen_d_training=BN_MODES[t.frozen_d_mode],
-            d_input=DInput(r.diffaugment, r.instance_noise, r.instance_noise_anneal),
+            d_input=d_input,
+            augment=augmentation(config, d_input, processes),
             penalties=penalties(config),
             d_steps=r.d_steps,
-            ema=GeneratorEMA(generator, r.ema_half_life, t.batch_size),
+            ema=GeneratorEMA(generator, r.ema_half_life, t.batch_size, r.ema_rampup),
             scaler_d=torch.amp.GradScaler(device, enabled=loss_scaling),
             scaler_g=torch.amp.GradScaler(device, enabled=loss_scaling),
         )
@@ -84,14 +104,14 @@ def assemble_gan(config: Config, generator: nn.Module, discriminator: nn.Module,
         raise GanforgeError(str(exc)) from exc
 
 
-def build_gan(config: Config, device: torch.device) -> GAN:
+def build_gan(config: Config, device: torch.device, processes: int = 1) -> GAN:
     """The networks of the config's family, their remedies and the GAN around them."""
     torch.manual_seed(config.train.seed)  # weight initialisation is part of the run's seed
     # Channels-last: oneDNN's and cuDNN's fast layout for convolutions (1.2x per seed iteration on this CPU).
     generator = build_generator(config).to(device, memory_format=torch.channels_last)
     discriminator = build_discriminator(config).to(device, memory_format=torch.channels_last)
     o = config.optim
-    return assemble_gan(config, generator, discriminator, o.lr_g, o.lr_d, o.beta1)
+    return assemble_gan(config, generator, discriminator, o.lr_g, o.lr_d, o.beta1, processes)
 
 
 def local(module: nn.Module) -> nn.Module:

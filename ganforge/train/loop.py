@@ -59,7 +59,7 @@ def train(config: Config, run_dir: str | Path, *, progress: bool = True, log=pri
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # fixed shapes every iteration: let cuDNN pick its fastest kernels
     images, sampler, global_batch = _data(config, world, log)
-    gan = build_gan(config, device)
+    gan = build_gan(config, device, world.size)
     noise = torch.Generator().manual_seed(t.seed)
 
     # -- Resume: every process from the checkpoint the first one found --------------------------------------------
@@ -96,6 +96,7 @@ def train(config: Config, run_dir: str | Path, *, progress: bool = True, log=pri
             with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
                 stats = iteration(gan, real, z_fake, z_gen, step)
             step += 1
+            gan.augment.observe(stats["d_acc_real"], step, world.mean)  # ADA: p follows D's certainty on reals
             bar.update(1)
             estimate.update(step)
 
@@ -103,7 +104,7 @@ def train(config: Config, run_dir: str | Path, *, progress: bool = True, log=pri
             logging_now = step % t.log_every == 0 or step == schedule.end
             checkpointing_now = t.checkpoint_every and step % t.checkpoint_every == 0
             if logging_now or checkpointing_now:
-                values = {k: round(v.item(), 6) for k, v in world.mean(stats).items()}
+                values = {k: round(v.item(), 6) for k, v in world.mean(stats).items()} | gan.augment.logged()
                 if not all_finite(values, gan.generator, gan.discriminator):
                     step, message = rollbacks.roll_back(gan, noise, step, last_checkpoint)
                     recorder.start(step)

@@ -12,6 +12,7 @@ from typing import Callable
 import torch
 from torch import nn
 
+from .ada import AdaptiveAugmentation, FixedAugmentation
 from .ema import GeneratorEMA
 from .objectives import SEED_OBJECTIVE, Loss, Objective, PairedObjective, binary_accuracy
 
@@ -39,6 +40,7 @@ class GAN:
     fakes_g_training: bool = False  # the seed makes D's fakes with G in inference mode (G.predict)
     frozen_d_training: bool = False  # the seed's frozen D runs its BN in inference mode in G's step
     d_input: Callable[[torch.Tensor, int], torch.Tensor] = _unchanged  # augmentation / noise before D
+    augment: AdaptiveAugmentation | FixedAugmentation = field(default_factory=FixedAugmentation)  # ADA's p, moved by the loop
     penalties: list = field(default_factory=list)  # (D, real, fake, step) -> loss, added to D's fake step
     d_steps: int = 1  # D's real+fake steps per G step; real and z_fake hold d_steps batches
     ema: GeneratorEMA | None = None  # G's weight average, updated after G's step
@@ -102,7 +104,7 @@ def seed_iteration(gan: GAN, real: torch.Tensor, z_fake: torch.Tensor, z_gen: to
     gan.opt_g.zero_grad(set_to_none=True)
     _backward_and_step(gan.scaler_g, g_loss, gan.opt_g)
     D_local.requires_grad_(True)
-    gan.ema.update()
+    gan.ema.update(step)
 
     return {
         "d_loss_real": d_loss_real,
@@ -146,7 +148,7 @@ def paired_iteration(gan: GAN, real: torch.Tensor, z_fake: torch.Tensor, z_gen: 
     gan.opt_g.zero_grad(set_to_none=True)
     _backward_and_step(gan.scaler_g, g_loss, gan.opt_g)
     D_local.requires_grad_(True)
-    gan.ema.update()
+    gan.ema.update(step)
 
     ranked = (real_logits.detach() > fake_logits.detach()).to(real_logits.dtype).mean()
     return {

@@ -71,7 +71,7 @@ class RunRecorder:
             bar.set_postfix(
                 D_real=f"{values['d_loss_real']:.3f}", D_fake=f"{values['d_loss_fake']:.3f}", G=f"{values['g_loss']:.3f}",
                 acc_r=f"{values['d_acc_real']:.2f}", acc_f=f"{values['d_acc_fake']:.2f}", img_s=f"{values['img_per_s']:.1f}",
-                refresh=False,
+                **({"p": f"{values['augment_p']:.3f}"} if "augment_p" in values else {}), refresh=False,
             )
         if self.live_checks:
             for message in self.monitor.observe_losses(step, values):

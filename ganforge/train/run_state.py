@@ -40,6 +40,7 @@ def run_state(gan: GAN, config: Config, step: int, noise: torch.Generator, sched
         "opt_g": gan.opt_g.state_dict(),
         "opt_d": gan.opt_d.state_dict(),
         "generator_ema": gan.ema.state_dict(),  # None when the run keeps no average
+        "augment": gan.augment.state_dict(),  # ADA's p and what it has observed; None without ADA
         "scaler_d": gan.scaler_d.state_dict(),  # {} unless fp16
         "scaler_g": gan.scaler_g.state_dict(),
         "rng": {"noise": noise.get_state(), "torch": torch.get_rng_state(),
@@ -60,6 +61,7 @@ def restore_run_state(gan: GAN, noise: torch.Generator, state: dict) -> int:
     gan.opt_g.load_state_dict(state["opt_g"])
     gan.opt_d.load_state_dict(state["opt_d"])
     gan.ema.load_state_dict(state.get("generator_ema"))
+    gan.augment.load_state_dict(state.get("augment"))
     for name in ("scaler_d", "scaler_g"):
         if state.get(name):  # absent in checkpoints of runs without fp16
             getattr(gan, name).load_state_dict(state[name])

@@ -7,6 +7,7 @@
     { title: "Losses", keys: ["d_loss_real", "d_loss_fake", "g_loss"], source: "metrics" },
     { title: "D's accuracy", keys: ["d_acc_real", "d_acc_fake"], source: "metrics" },
     { title: "Learning rate (G)", keys: ["lr_g"], source: "metrics" },
+    { title: "Augmentation probability p (ADA)", keys: ["augment_p"], source: "metrics" },
     { title: "Sample diversity / real data's", keys: ["diversity_ratio"], source: "diagnostics" },
     { title: "Modes covered", keys: ["modes_covered"], source: "diagnostics" },
     { title: "High quality (toy2d: share of samples within 3 std of a mode)", keys: ["high_quality"], source: "diagnostics" },

@@ -161,14 +161,39 @@ def test_ema_equals_the_closed_form_average_and_its_half_life_is_in_images():
     assert ema.beta ** 4 == pytest.approx(0.5)  # 40 images = 4 steps of 10
     values = [3.0, -1.0, 2.5, 0.0, 7.0]
     start = g.weight.item()
-    for v in values:
+    for step, v in enumerate(values):
         g.weight.data.fill_(v)
-        ema.update()
+        ema.update(step)
     beta = ema.beta
     expected = beta ** len(values) * start + sum((1 - beta) * beta ** (len(values) - 1 - k) * v for k, v in enumerate(values))
     assert ema.module.weight.item() == pytest.approx(expected, rel=1e-6)
     off = GeneratorEMA(g, 0, 10)
     assert off.module is g and off.state_dict() is None
+
+
+def test_ema_rampup_follows_stylegan2_adas_rule():
+    # StyleGAN2-ADA (training_loop.py): ema_nimg = min(ema_kimg * 1000, cur_nimg * ema_rampup),
+    # ema_beta = 0.5 ** (batch / max(ema_nimg, 1e-8)), cur_nimg the images seen before the update.
+    half_life, batch, rampup = 10_000.0, 32, 0.05
+    ema = GeneratorEMA(nn.Linear(1, 1), half_life, batch, rampup)
+    for step in (0, 1, 10, 100, 6249, 6250, 6251, 50_000):
+        seen = step * batch
+        expected = 0.5 ** (batch / max(min(half_life, seen * rampup), 1e-8))
+        assert ema.beta_at(step) == pytest.approx(expected, rel=1e-12, abs=1e-300), step
+    assert ema.beta_at(0) == 0.0  # the first update copies the live G
+    assert ema.beta_at(100) == pytest.approx(0.5 ** (1 / 5))  # 3,200 images seen: a half-life of 160 images, 5 steps
+    assert ema.beta_at(50_000) == ema.beta == pytest.approx(0.5 ** (batch / half_life))  # ramped up: the full half-life
+    assert GeneratorEMA(nn.Linear(1, 1), half_life, batch).beta_at(0) == ema.beta  # no ramp-up: constant
+    # The average after a few updates is the closed form with each step's own beta.
+    g = nn.Linear(1, 1, bias=False)
+    ema = GeneratorEMA(g, 40, 10, rampup=0.5)
+    average = g.weight.item()
+    for step, v in enumerate([3.0, -1.0, 2.5, 0.0, 7.0, 1.0, 4.0, -2.0, 5.0, 6.0]):
+        g.weight.data.fill_(v)
+        ema.update(step)
+        beta = 0.5 ** (10 / min(40, 0.5 * step * 10)) if step else 0.0
+        average = beta * average + (1 - beta) * v
+    assert ema.module.weight.item() == pytest.approx(average, rel=1e-6)
 
 
 # --- what D sees --------------------------------------------------------------------------------------
@@ -260,8 +285,9 @@ def test_bad_remedy_settings_are_clear_errors():
 
 ALL_REMEDIES = {
     "train.loss": "hinge", "remedies.spectral_norm": "both", "remedies.r1_gamma": 1.0, "remedies.lazy_interval": 3,
-    "remedies.ema_half_life": 20.0, "remedies.instance_noise": 0.1, "remedies.instance_noise_anneal": 5,
-    "remedies.diffaugment": "color,translation,cutout", "remedies.minibatch_std": 2, "remedies.pack": 2, "remedies.d_steps": 2,
+    "remedies.ema_half_life": 20.0, "remedies.ema_rampup": 0.05, "remedies.instance_noise": 0.1, "remedies.instance_noise_anneal": 5,
+    "remedies.diffaugment": "color,translation,cutout", "remedies.ada_target": 0.3, "remedies.ada_interval": 3,
+    "remedies.ada_kimg": 0.012, "remedies.minibatch_std": 2, "remedies.pack": 2, "remedies.d_steps": 2,
     "remedies.g_batch_norm": False,
 }
 
@@ -288,6 +314,7 @@ def test_every_remedy_at_once_resumes_bitwise_and_generate_uses_the_average(tmp_
         assert a[part].keys() == b[part].keys()
         for key in a[part]:
             assert torch.equal(a[part][key], b[part][key]), f"{part}.{key}"
+    assert a["augment"] == b["augment"]  # ADA's p and the accuracy it had gathered when killed mid-interval
     assert not torch.equal(a["generator_ema"]["to_rgb.parametrizations.weight.original"], a["generator"]["to_rgb.parametrizations.weight.original"])
     generator, _, _ = load_generator(tmp_path / "straight")
     assert torch.equal(generator.state_dict()["to_rgb.parametrizations.weight.original"], a["generator_ema"]["to_rgb.parametrizations.weight.original"])
@@ -301,10 +328,10 @@ def test_ema_recomputes_batch_norm_statistics_for_the_averaged_weights(norm):
     g = nn.Sequential(nn.Linear(3, 5), KerasBatchNorm(5) if norm == "keras" else nn.BatchNorm1d(5))
     g.latent_dim = 3
     ema = GeneratorEMA(g, half_life_images=10, batch_size=10)
-    for _ in range(3):
+    for step in range(3):
         g[0].weight.data.add_(torch.randn_like(g[0].weight))
         g(torch.randn(10, 3) * 3 + 1)  # the live BN's statistics: of other inputs and other weights
-        ema.update()
+        ema.update(step)
     average = ema.module
     noise = torch.Generator().manual_seed(0)
     batches = [average[0](torch.randn(GeneratorEMA.CALIBRATION_BATCH, 3, generator=noise)) for _ in range(GeneratorEMA.CALIBRATION_BATCHES)]
@@ -313,3 +340,12 @@ def test_ema_recomputes_batch_norm_statistics_for_the_averaged_weights(norm):
     torch.testing.assert_close(average[1].running_mean, expected_mean.detach(), rtol=1e-5, atol=1e-6)
     torch.testing.assert_close(average[1].running_var, expected_var.detach(), rtol=1e-5, atol=1e-6)
     assert not average.training and average[1].momentum == g[1].momentum  # restored after calibration
+
+
+@pytest.mark.parametrize("resolution, batch, gamma", [(32, 32, 0.0064), (64, 32, 0.0256), (128, 64, 0.0512), (128, 16, 0.2048)])
+def test_r1_heuristic_is_stylegan2_adas_formula(resolution, batch, gamma):
+    # stylegan2-ada-pytorch's train.py, cfg "auto": spec.gamma = 0.0002 * (res ** 2) / spec.mb
+    config = load_config("stable", overrides={"model.resolution": resolution, "model.width": 8, "train.batch_size": batch,
+                                              "remedies.r1_heuristic": True})
+    (r1,) = [p for p in build_gan(config, torch.device("cpu")).penalties if p.on == "real"]
+    assert r1.gamma == pytest.approx(gamma) and r1.interval == config.remedies.lazy_interval
