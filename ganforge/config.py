@@ -65,6 +65,18 @@ class DCGANConfig(_Checked):
 
 
 @dataclass(frozen=True)
+class FastGANConfig(_Checked):
+    """The fastgan family's own settings (ganforge/nets/fastgan.py)."""
+
+    _section = "model.fastgan"
+    reconstruction: float = 1.0  # weight of D's self-supervised loss on reals: its decoder's mean absolute error
+    # reconstructing each real image, at 32 px, from D's 8x8 features; 0 = off
+
+    def __post_init__(self):
+        self._at_least(0, "reconstruction")
+
+
+@dataclass(frozen=True)
 class SeedNetConfig(_Checked):
     """The seed family's own choices, each switchable for the seed study (ganforge study); defaults are the seed's."""
 
@@ -81,14 +93,16 @@ class SeedNetConfig(_Checked):
 @dataclass(frozen=True)
 class ModelConfig(_Checked):
     _section = "model"
-    arch: Literal["seed", "dcgan", "r3", "toy2d"] = "seed"  # network family (ganforge/nets/registry.py): seed (the seed's
-    # DCGAN-style pair), dcgan (Radford et al.'s), r3 (R3GAN's) or toy2d (PacGAN's MLPs of 2-D points, `ganforge bench`)
+    arch: Literal["seed", "dcgan", "r3", "fastgan", "toy2d"] = "seed"  # network family (ganforge/nets/registry.py): seed (the
+    # seed's DCGAN-style pair), dcgan (Radford et al.'s), r3 (R3GAN's), fastgan (FastGAN's skip-layer excitation and
+    # self-supervised D, for CPUs) or toy2d (PacGAN's MLPs of 2-D points, `ganforge bench`)
     resolution: Literal[32, 64, 128, 256] = 128  # pixels per side: 32, 64, 128 (the seed's) or 256
     latent_dim: int = 100  # size of z; the seed does not say, 100 is DCGAN's
-    width: int = 64  # seed and dcgan families: filters of D's first and G's last block, the rest in proportion; 64 is the seed
-    d_width: int = 0  # seed and dcgan families: D's own width where it differs from G's; 0 = model.width
+    width: int = 64  # seed, dcgan and fastgan families: filters of D's first and G's last block, the rest in proportion; 64 is the seed
+    d_width: int = 0  # seed, dcgan and fastgan families: D's own width where it differs from G's; 0 = model.width
     seed: SeedNetConfig = field(default_factory=SeedNetConfig)
     dcgan: DCGANConfig = field(default_factory=DCGANConfig)
+    fastgan: FastGANConfig = field(default_factory=FastGANConfig)
     r3: R3Config = field(default_factory=R3Config)
 
     def __post_init__(self):

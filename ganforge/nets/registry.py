@@ -6,6 +6,8 @@ The contract every family meets (tests/nets/test_families.py checks it for each 
 - D(images) returns logits (B / pack, 1); D has a `resolution` attribute.
 - `remedies`: which of the network-changing remedies (pack, minibatch_std, spectral_norm, g_batch_norm) the
   family takes; a config that asks another one of it is one clear error when the run is built.
+- `judge_reals`: where D learns something of its own from reals (fastgan's decoder), (config) -> a function
+  (D, reals) -> (logits, that loss), which D's step on reals calls in place of D(reals); None for the others.
 - `batch_norm`: the normalization layer types it uses (EMA recalibrates any BatchNorm; SyncBN under torchrun takes
   KerasBatchNorm and refuses the others by name).
 A new family is one module in nets/ and one entry in FAMILIES. toy2d, PacGAN's MLPs for the 2-D benchmark, is an entry
@@ -20,6 +22,7 @@ from typing import Callable
 from torch import nn
 
 from ..errors import GanforgeError
+from .fastgan import FastGANDiscriminator, FastGANGenerator
 from .dcgan import DCGANDiscriminator, DCGANGenerator, stage_widths as dcgan_widths
 from .layers import KerasBatchNorm, with_spectral_norm, without_batch_norm
 from .r3 import R3Discriminator, R3Generator, stage_widths
@@ -42,10 +45,20 @@ class Family:
     remedies: frozenset  # the NETWORK_REMEDIES it takes
     batch_norm: tuple = ()  # its normalization layer types
     images: bool = True  # its G makes images (B, 3, R, R); toy2d's makes 2-D points
+    judge_reals: Callable | None = None  # (config) -> (D, reals) -> (logits, D's own loss on reals), or None
+
+
+def _reconstructing(config):
+    weight = config.model.fastgan.reconstruction
+
+    def judge(discriminator, reals):
+        logits, error = discriminator(reals, reconstruct=True)
+        return logits, weight * error
+    return judge if weight else None
 
 
 def d_width(config) -> int:
-    """D's width in the seed and dcgan families: model.d_width, or model.width when it is 0."""
+    """D's width in the seed, dcgan and fastgan families: model.d_width, or model.width when it is 0."""
     return config.model.d_width or config.model.width
 
 
@@ -95,6 +108,14 @@ FAMILIES = {
         remedies=frozenset(NETWORK_REMEDIES),
         batch_norm=(KerasBatchNorm,),
     ),  # Radford et al.'s DCGAN: strided 4x4 (transposed) convolutions all the way, BatchNorm, no dense layer; model.width is ngf
+    "fastgan": Family(
+        generator=lambda c: FastGANGenerator(c.model.latent_dim, c.model.resolution, c.model.width),
+        discriminator=lambda c: FastGANDiscriminator(c.model.resolution, minibatch_std=c.remedies.minibatch_std, width=d_width(c)),
+        check=_dcgan_check,
+        remedies=frozenset({"minibatch_std", "spectral_norm", "g_batch_norm"}),  # D's decoder reconstructs one image, not a pack
+        batch_norm=(KerasBatchNorm,),
+        judge_reals=_reconstructing,
+    ),  # FastGAN for CPUs: G with skip-layer excitation, D with a decoder that reconstructs reals; model.fastgan.*
     "r3": Family(
         generator=lambda c: R3Generator(c.model.latent_dim, c.model.resolution, **_r3_sizes(c)),
         discriminator=lambda c: R3Discriminator(c.model.resolution, pack=c.remedies.pack, minibatch_std=c.remedies.minibatch_std,

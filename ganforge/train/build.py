@@ -15,7 +15,7 @@ from .ema import GeneratorEMA
 from .objectives import make_objective
 from .optim import KerasAdam
 from .penalties import R1, R2, GradientPenalty
-from .procedure import GAN, paired_iteration, seed_iteration
+from .procedure import GAN, logits_only, paired_iteration, seed_iteration
 
 PROCEDURES = {"seed": seed_iteration, "paired": paired_iteration}
 
@@ -66,6 +66,11 @@ def penalties(config: Config) -> list:
             + ([GradientPenalty(r.gp_weight)] if r.gp_weight else []))
 
 
+def judge_reals(config: Config):
+    family = family_of(config)
+    return family.judge_reals(config) if family.judge_reals else None
+
+
 def augmentation(config: Config, d_input: DInput, processes: int = 1) -> AdaptiveAugmentation | FixedAugmentation:
     """ADA's controller over D's augmentations where remedies.ada_target is set; otherwise they apply always."""
     r = config.remedies
@@ -94,6 +99,7 @@ def assemble_gan(config: Config, generator: nn.Module, discriminator: nn.Module,
             frozen_d_training=BN_MODES[t.frozen_d_mode],
             d_input=d_input,
             augment=augmentation(config, d_input, processes),
+            judge_reals=judge_reals(config) or logits_only,
             penalties=penalties(config),
             d_steps=r.d_steps,
             ema=GeneratorEMA(generator, r.ema_half_life, t.batch_size, r.ema_rampup),
@@ -137,4 +143,7 @@ def distribute(gan: GAN, world: World, sync_bn: bool, device: torch.device) -> N
         synchronize_batch_norm(gan.generator)
         synchronize_batch_norm(gan.discriminator)
     gan.discriminator_local = gan.discriminator
-    gan.generator, gan.discriminator = world.wrap(gan.generator, device), world.wrap(gan.discriminator, device)
+    # a D with a loss of its own on reals (fastgan's decoder) leaves that part unused in its steps on fakes
+    own_loss_on_reals = gan.judge_reals is not logits_only
+    gan.generator = world.wrap(gan.generator, device)
+    gan.discriminator = world.wrap(gan.discriminator, device, find_unused_parameters=own_loss_on_reals)

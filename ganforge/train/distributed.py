@@ -39,13 +39,13 @@ class World:
         per_chunk = batch.reshape(chunks, self.size, -1, *batch.shape[1:])
         return per_chunk[:, self.rank].reshape(-1, *batch.shape[1:])
 
-    def wrap(self, module: nn.Module, device: torch.device) -> nn.Module:
+    def wrap(self, module: nn.Module, device: torch.device, find_unused_parameters: bool = False) -> nn.Module:
         if self.size == 1:
             return module
         ids = [device.index] if device.type == "cuda" else None
         # DDP broadcasts the first process's buffers (BN moving statistics) before each forward: all processes use
         # the statistics a checkpoint saves, so a resumed run continues exactly.
-        return DistributedDataParallel(module, device_ids=ids)
+        return DistributedDataParallel(module, device_ids=ids, find_unused_parameters=find_unused_parameters)
 
     def mean(self, values: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Scalars averaged over processes, so that every process logs, and decides on rollbacks, alike."""

@@ -28,6 +28,11 @@ def _unchanged(images: torch.Tensor, step: int) -> torch.Tensor:
     return images
 
 
+def logits_only(discriminator: nn.Module, images: torch.Tensor) -> tuple[torch.Tensor, float]:
+    """D's judgement of a batch, and no loss of D's own."""
+    return discriminator(images), 0.0
+
+
 @dataclass
 class GAN:
     """The two networks, their optimizers, and the chosen variants: everything one iteration changes."""
@@ -42,6 +47,7 @@ class GAN:
     d_input: Callable[[torch.Tensor, int], torch.Tensor] = _unchanged  # augmentation / noise before D
     augment: AdaptiveAugmentation | FixedAugmentation = field(default_factory=FixedAugmentation)  # ADA's p, moved by the loop
     penalties: list = field(default_factory=list)  # (D, real, fake, step) -> loss, added to D's fake step
+    judge_reals: Callable = logits_only  # (D, reals) -> (logits, D's own loss on reals: fastgan's reconstruction)
     d_steps: int = 1  # D's real+fake steps per G step; real and z_fake hold d_steps batches
     ema: GeneratorEMA | None = None  # G's weight average, updated after G's step
     discriminator_local: nn.Module | None = None  # D itself when `discriminator` is a DDP wrapper
@@ -64,12 +70,13 @@ def _backward_and_step(scaler: torch.amp.GradScaler, loss: torch.Tensor, optimiz
     scaler.update()
 
 
-def _d_step(gan: GAN, images: torch.Tensor, loss_of: Loss, label: float, extra=lambda: 0.0) -> tuple[torch.Tensor, torch.Tensor]:
+def _d_step(gan: GAN, images: torch.Tensor, loss_of: Loss, label: float, extra=lambda: 0.0,
+            judge=logits_only) -> tuple[torch.Tensor, torch.Tensor]:
     """Keras' d_model.train_on_batch(images, labels): D in training mode, one optimizer step."""
-    logits = gan.discriminator(images)
+    logits, own_loss = judge(gan.discriminator, images)
     loss = loss_of(logits)
     gan.opt_d.zero_grad(set_to_none=True)
-    _backward_and_step(gan.scaler_d, loss + extra(), gan.opt_d)
+    _backward_and_step(gan.scaler_d, loss + own_loss + extra(), gan.opt_d)
     return loss.detach(), binary_accuracy(logits.detach(), label)
 
 
@@ -83,9 +90,9 @@ def seed_iteration(gan: GAN, real: torch.Tensor, z_fake: torch.Tensor, z_gen: to
     D_local = gan.discriminator_local  # for passes that share no weight gradient across processes
     D.train()
     for real_batch, z_batch in zip(real.chunk(gan.d_steps), z_fake.chunk(gan.d_steps)):
-        # 1. D on a real batch, labels 1.
+        # 1. D on a real batch, labels 1 (and D's own loss on reals, where its family has one).
         real_seen = seen_by_d(real_batch, step)
-        d_loss_real, d_acc_real = _d_step(gan, real_seen, gan.objective.d_real, REAL)
+        d_loss_real, d_acc_real = _d_step(gan, real_seen, gan.objective.d_real, REAL, judge=gan.judge_reals)
 
         # 2. D on fakes, labels 0. The seed makes them with G.predict: G in inference mode, so its BN uses
         #    moving statistics while G's own step below trains it on batch statistics.
@@ -132,11 +139,11 @@ def paired_iteration(gan: GAN, real: torch.Tensor, z_fake: torch.Tensor, z_gen: 
         G.train(gan.fakes_g_training)
         with torch.no_grad():
             fake_seen = seen_by_d(G(z_batch), step)
-        real_logits, fake_logits = D(real_seen), D(fake_seen)
+        (real_logits, own_loss), fake_logits = gan.judge_reals(D, real_seen), D(fake_seen)
         d_loss = gan.objective.d(real_logits, fake_logits)
         penalty = sum(p(D_local, real_seen, fake_seen, step) for p in gan.penalties)
         gan.opt_d.zero_grad(set_to_none=True)
-        _backward_and_step(gan.scaler_d, d_loss + penalty, gan.opt_d)
+        _backward_and_step(gan.scaler_d, d_loss + own_loss + penalty, gan.opt_d)
 
     # 2. G through D frozen: its fakes against the reals D last saw (no gradient flows into the reals' side).
     G.train()

@@ -28,6 +28,7 @@ FAMILY_RUNS = {
     "seed": ("stable", {"model.width": 8}),
     "dcgan": ("stable", {"model.arch": "dcgan", "model.width": 8}),
     "r3": ("modern", {"model.r3.width": 8, "model.r3.group_channels": 8}),
+    "fastgan": ("fastgan", {"model.width": 8, "remedies.diffaugment": ""}),  # one random stream per process: not in the gloo test
 }
 SMALL = {"model.resolution": 32, "model.latent_dim": 8, "train.batch_size": 4, "train.iterations": 4, "train.log_every": 1,
          "train.sample_every": 0, "train.checkpoint_every": 2, "train.diagnose_every": 0, "data.shapes_size": 16,
@@ -161,7 +162,7 @@ def test_a_remedy_the_family_cannot_take_is_refused_by_name():
     config = _config("r3", **{"remedies.g_batch_norm": False})
     with pytest.raises(GanforgeError, match=r"remedies.g_batch_norm.*model.arch = 'r3'"):
         check_choices(config)
-    with pytest.raises(GanforgeError, match="model.arch = 'nope' is not one of: seed, dcgan, r3, toy2d"):
+    with pytest.raises(GanforgeError, match="model.arch = 'nope' is not one of: seed, dcgan, r3, fastgan, toy2d"):
         _config("r3", **{"model.arch": "nope"})
     with pytest.raises(GanforgeError, match="group_channels"):
         check_choices(_config("r3", **{"model.r3.group_channels": 5}))
@@ -251,3 +252,42 @@ def test_dcgan_full_res_channels_adds_one_conv3x3_at_the_images_resolution(tmp_p
         expected = ours_g(torch.from_numpy(z)).numpy()
     session = ort.InferenceSession(str(tmp_path / "generator.onnx"))
     np.testing.assert_allclose(session.run(["images"], {"z": z})[0], expected, rtol=0, atol=1e-5)
+
+
+def test_fastgan_gates_channels_by_a_map_three_doublings_below_and_its_d_reconstructs_reals():
+    """Skip-layer excitation multiplies each channel of the 32 px map by a gate in (0, 1) computed from the 4x4 map;
+    D's loss of its own on reals is its decoder's mean absolute error against the image average-pooled to 32 px, and
+    D's step on reals trains the decoder by it (and only then)."""
+    import torch.nn.functional as F
+    from ganforge.nets.fastgan import FastGANDiscriminator, FastGANGenerator
+    from ganforge.train.build import build_gan
+    from ganforge.train.procedure import seed_iteration
+
+    torch.manual_seed(0)
+    generator = FastGANGenerator(8, 64, 8)
+    assert sorted(map(int, generator.excitations)) == [32, 64]
+    seen = {}
+    sle = generator.excitations["32"]
+    sle.gate.register_forward_hook(lambda module, inputs, output: seen.update(gate=output))
+    sle.register_forward_hook(lambda module, inputs, output: seen.update(small=inputs[0], large=inputs[1], out=output))
+    generator(torch.randn(3, 8))
+    assert seen["small"].shape[-1] == 4 and seen["large"].shape[-1] == 32
+    assert seen["gate"].shape == (3, seen["large"].shape[1], 1, 1) and 0 < seen["gate"].min() and seen["gate"].max() < 1
+    torch.testing.assert_close(seen["out"], seen["large"] * seen["gate"])
+
+    discriminator = FastGANDiscriminator(64, width=8)
+    images = torch.rand(4, 3, 64, 64) * 2 - 1
+    decoded = {}
+    discriminator.decoder.register_forward_hook(lambda module, inputs, output: decoded.update(image=output, features=inputs[0]))
+    logits, error = discriminator(images, reconstruct=True)
+    assert decoded["features"].shape[-1] == 8 and decoded["image"].shape == (4, 3, 32, 32)
+    torch.testing.assert_close(error, (decoded["image"] - F.avg_pool2d(images, 2)).abs().mean())
+    torch.testing.assert_close(logits, discriminator(images))
+
+    for weight, trains in ((1.0, True), (0.0, False)):
+        config = _config("fastgan", **{"model.fastgan.reconstruction": weight})
+        gan = build_gan(config, torch.device("cpu"))
+        before = [p.detach().clone() for p in gan.discriminator.decoder.parameters()]
+        seed_iteration(gan, torch.rand(4, 3, 32, 32) * 2 - 1, torch.randn(4, 8), torch.randn(4, 8))
+        changed = any(not torch.equal(a, b) for a, b in zip(before, gan.discriminator.decoder.parameters()))
+        assert changed == trains
