@@ -1,7 +1,7 @@
 """Training speed of each network family, in images per second (real images D sees per second), with the recipe it
 is trained by: the seed family by `stable` (the seed's three steps, lazy R1, EMA) at width 16, the dcgan family by
-`demo` (the seed's three steps, DiffAugment, EMA; `make demo`'s recipe), r3 by `modern` (the paired procedure, RpGAN,
-lazy R1 + R2, EMA), at 32, 64 and 128 px, fp32 and bf16, side by side in one process on this machine.
+`demo` (the seed's three steps, DiffAugment, EMA; `make demo`'s recipe), fastgan by `fastgan` (demo's recipe and D's
+reconstruction of reals), r3 by `modern` (the paired procedure, RpGAN, lazy R1 + R2, EMA), at 32, 64 and 128 px, fp32 and bf16, side by side in one process on this machine.
 
     python bench/family_speed.py [--resolutions 32,64,128] [--amp off,bf16] [--batch 32] [--seconds 10] [--device cpu]
                                  [--recipe NAME=PRESET:KEY=VALUE,...]   # more rows, e.g. modern-seed=modern:model.arch=seed,model.width=16
@@ -19,6 +19,7 @@ from ganforge.train.build import PROCEDURES, build_gan, resolve_device
 RECIPES = {
     "seed family (stable, width 16)": ("stable", {"model.width": 16}),
     "dcgan family (demo, width 32)": ("demo", {}),
+    "fastgan family (fastgan, width 32)": ("fastgan", {}),
     "r3 (modern)": ("modern", {}),
 }
 

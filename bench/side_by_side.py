@@ -66,7 +66,8 @@ def score_on_inception(rows: list[dict], data: str, resolution: int, samples: in
     half = len(real) // 2
     shuffled = real[np.random.default_rng(0).permutation(len(real))]
     space = load_space(INCEPTION, "cpu", progress=True)
-    first, second = (space.embed(to_training_tensor(part))[0] for part in (shuffled[:half], shuffled[half:2 * half]))
+    # real pixels: their features are cached, so every later screen on the same data skips this
+    first, second = (space.embed_real(part, to_training_tensor(part), log=quiet)[0] for part in (shuffled[:half], shuffled[half:2 * half]))
     return {"fid": frechet_distance_from_features(first, second), "samples": half,
             "kid": kernel_inception_distance(first, second, subsets=50, subset_size=min(1000, half))[0]}
 

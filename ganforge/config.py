@@ -55,8 +55,9 @@ class DCGANConfig(_Checked):
     """The dcgan family's own settings (ganforge/nets/dcgan.py)."""
 
     _section = "model.dcgan"
-    upsample: Literal["transposed", "nearest"] = "transposed"  # G's doublings: transposed (Radford et al.'s 4x4 stride-2) or nearest (2x nearest
-    # upsampling then a 3x3 convolution: no checkerboard pattern; the same arithmetic, 5-10% more time per G pass on a CPU)
+    upsample: Literal["transposed", "nearest", "bilinear"] = "transposed"  # G's doublings: transposed (Radford et al.'s 4x4
+    # stride-2), nearest (2x nearest upsampling then a 3x3 convolution: no checkerboard pattern; the same arithmetic,
+    # 5-10% more time per G pass on a CPU) or bilinear (bilinear upsampling then a 3x3 convolution: nearest's, blurred)
     full_res_channels: int = 0  # 0: G's last doubling makes RGB (the paper's); N: it makes N channels (BN, ReLU) and
     # a 3x3 convolution makes RGB from them, so that G has one nonlinear layer at the image's own resolution
 

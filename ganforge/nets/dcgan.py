@@ -8,7 +8,9 @@ image, doubling toward 4x4 up to 8x (the paper's 64 px networks at width 64: 512
 
 `upsample="nearest"` replaces each stride-2 transposed convolution by a 3x3 convolution of the 2x nearest-upsampled
 map (Odena, Dumoulin and Olah, "Deconvolution and Checkerboard Artifacts", 2016), at the transposed convolution's
-cost: it is one, with its 4x4 kernel tied to 3x3 free taps (NearestUpsampleConv).
+cost: it is one, with its 4x4 kernel tied to 3x3 free taps (NearestUpsampleConv). `upsample="bilinear"` blurs that
+output with [1, 2, 1] / 4 per axis: bilinear upsampling before the 3x3 convolution (BilinearUpsampleConv), which
+leaves no 2-pixel period in G's doublings.
 
 `full_res_channels=N` makes G's last doubling N channels (BN, ReLU) and adds a 3x3 convolution from them to RGB.
 In the paper's G the last doubling makes RGB itself, so every nonlinear layer works at half the image's resolution or
@@ -25,7 +27,7 @@ from torch import nn
 
 from .layers import KerasBatchNorm, MinibatchStd, Pack, check_size
 
-UPSAMPLING = ("transposed", "nearest")
+UPSAMPLING = ("transposed", "nearest", "bilinear")
 BASIS = 4  # G starts and D ends at a 4x4 map
 MAX_WIDTH_FACTOR = 8
 
@@ -75,11 +77,29 @@ class NearestUpsampleConv(nn.Module):
         return F.conv_transpose2d(x, self.transposed_weight(), stride=2, padding=1)
 
 
+_BINOMIAL = torch.tensor([1.0, 2.0, 1.0]) / 4
+
+
+class BilinearUpsampleConv(NearestUpsampleConv):
+    """conv3x3(bilinear_upsample_2x(x)) away from the border: nearest upsampling's kernel [1, 1] convolved with
+    [1, 2, 1] / 4 is bilinear's [1, 3, 3, 1] / 4, and a fixed depthwise blur commutes with the 3x3 convolution, so the
+    blur runs after it, on the output's channels, at a few multiplications per pixel. The outermost pixel ring
+    differs (the blur pads by replication after the convolution's zero padding)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = super().forward(x)
+        channels = x.shape[1]
+        kernel = torch.outer(_BINOMIAL, _BINOMIAL).to(x.device, x.dtype).expand(channels, 1, 3, 3)
+        return F.conv2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), kernel, groups=channels)
+
+
 def _upsampling(kind: str, cin: int, cout: int) -> nn.Module:
     if kind == "transposed":
         return nn.ConvTranspose2d(cin, cout, 4, 2, 1, bias=False)
     if kind == "nearest":
         return NearestUpsampleConv(cin, cout)
+    if kind == "bilinear":
+        return BilinearUpsampleConv(cin, cout)
     raise ValueError(f"model.dcgan.upsample = {kind!r} is not one of {', '.join(UPSAMPLING)}")
 
 

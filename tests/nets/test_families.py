@@ -208,8 +208,8 @@ def test_dcgan_nearest_upsampling_is_upsample_then_conv3x3_and_exports(tmp_path)
     generator = build_generator(config)
     upsamplers = [m for m in generator.modules() if isinstance(m, NearestUpsampleConv)]
     assert len(upsamplers) == 3 and not any(isinstance(m, torch.nn.ConvTranspose2d) for m in generator.modules() if m is not generator.net[0])
-    with pytest.raises(GanforgeError, match="model.dcgan.upsample = 'bilinear' is not one of: transposed, nearest"):
-        _config("dcgan", **{"model.dcgan.upsample": "bilinear"})
+    with pytest.raises(GanforgeError, match="model.dcgan.upsample = 'bicubic' is not one of: transposed, nearest, bilinear"):
+        _config("dcgan", **{"model.dcgan.upsample": "bicubic"})
 
     ort = require_module("onnxruntime")
     run = tmp_path / "run"
@@ -291,3 +291,24 @@ def test_fastgan_gates_channels_by_a_map_three_doublings_below_and_its_d_reconst
         seed_iteration(gan, torch.rand(4, 3, 32, 32) * 2 - 1, torch.randn(4, 8), torch.randn(4, 8))
         changed = any(not torch.equal(a, b) for a, b in zip(before, gan.discriminator.decoder.parameters()))
         assert changed == trains
+
+
+def test_dcgan_bilinear_upsampling_is_bilinear_then_conv3x3_inside_the_border():
+    import torch.nn.functional as F
+    from ganforge.nets.dcgan import BilinearUpsampleConv
+
+    torch.manual_seed(0)
+    layer = BilinearUpsampleConv(5, 7).double()
+    torch.nn.init.normal_(layer.weight)
+    x = torch.randn(2, 5, 6, 9, dtype=torch.float64)
+    reference = F.conv2d(F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False), layer.weight, padding=1)
+    ours = layer(x)
+    assert ours.shape == reference.shape == (2, 7, 12, 18)
+    torch.testing.assert_close(ours[..., 2:-2, 2:-2], reference[..., 2:-2, 2:-2], rtol=0, atol=1e-12)
+    # nearest's output has the 2-pixel period bilinear's lacks: a constant input gives a constant inside either way,
+    # but a one-pixel impulse spreads over 4x4 output pixels with nearest and 6x6 with bilinear
+    impulse = torch.zeros(1, 5, 6, 9, dtype=torch.float64)
+    impulse[..., 3, 4] = 1
+    assert (layer(impulse)[0, 0].abs() > 1e-12).sum() > (super(BilinearUpsampleConv, layer).forward(impulse)[0, 0].abs() > 1e-12).sum()
+    generator = build_generator(_config("dcgan", **{"model.dcgan.upsample": "bilinear"}))
+    assert sum(isinstance(m, BilinearUpsampleConv) for m in generator.modules()) == 3
