@@ -2,8 +2,9 @@
 same data, so that every recipe gets the same machine under the same load. On `shapes` each run is scored by the
 shipped classifier. Elsewhere (a folder, emoji) each run is scored after all have trained, with every core, by FID and
 KID on Inception's features (StyleGAN2-ADA's convention), with precision and recall beside them (a generator that
-copies its training images scores high precision and low recall); the real images' two halves against each other give
-the floor.
+copies its training images scores high precision and low recall) and the samples' 2-pixel period (metrics/spectrum.py:
+the dotted texture, measured; the real images' own is printed with the floor); the real images' two halves against
+each other give the floor.
 
     python bench/side_by_side.py --data shapes --resolution 64 --minutes 30 \\
         --recipe stable-w16 stable model.width=16 --recipe demo demo [--seed 0] [--samples 10000] [--out runs/side]
@@ -46,6 +47,20 @@ def run_one(name: str, preset: str, settings: dict, data: str, resolution: int, 
     return row
 
 
+def two_pixel_period(checkpoint: str, count: int = 512) -> float:
+    """The dotted texture, measured: the samples' spectrum at the 2-pixel period over its neighbours (metrics/spectrum.py)."""
+    import torch
+
+    from ganforge.metrics.spectrum import lattice_peaks
+    from ganforge.sampling.load import load_generator
+    from ganforge.viz import to_uint8
+
+    generator, config, _ = load_generator(checkpoint)
+    with torch.no_grad():
+        samples = to_uint8(generator(torch.randn(count, config.model.latent_dim, generator=torch.Generator().manual_seed(0))))
+    return lattice_peaks(samples)[2]
+
+
 def score_on_inception(rows: list[dict], data: str, resolution: int, samples: int) -> dict:
     """FID, KID, precision and recall of each run's last checkpoint, and the real images' halves against each other."""
     import numpy as np
@@ -56,26 +71,27 @@ def score_on_inception(rows: list[dict], data: str, resolution: int, samples: in
     from ganforge.metrics import frechet_distance_from_features, kernel_inception_distance
     from ganforge.metrics.evaluate import evaluate
     from ganforge.metrics.features import INCEPTION, load_space
+    from ganforge.metrics.spectrum import lattice_peaks
 
     quiet = lambda *_: None  # noqa: E731
     for row in rows:
         scores = evaluate(row["checkpoint"], data, ["fid", "kid", "pr"], samples, log=quiet)
         row.update(fid=scores["fid"], kid=scores["kid"], precision=scores["precision"], recall=scores["recall"],
-                   samples=scores["samples"], real_samples=scores["real_samples"])
+                   samples=scores["samples"], real_samples=scores["real_samples"], dots=two_pixel_period(row["checkpoint"]))
     real = np.asarray(load_images(DataConfig(source=data), resolution, log=quiet).pixels)
     half = len(real) // 2
     shuffled = real[np.random.default_rng(0).permutation(len(real))]
     space = load_space(INCEPTION, "cpu", progress=True)
     # real pixels: their features are cached, so every later screen on the same data skips this
     first, second = (space.embed_real(part, to_training_tensor(part), log=quiet)[0] for part in (shuffled[:half], shuffled[half:2 * half]))
-    return {"fid": frechet_distance_from_features(first, second), "samples": half,
+    return {"fid": frechet_distance_from_features(first, second), "samples": half, "dots": lattice_peaks(real[:512])[2],
             "kid": kernel_inception_distance(first, second, subsets=50, subset_size=min(1000, half))[0]}
 
 
 def table(rows: list[dict], shapes: bool) -> str:
     inception = "fid" in rows[0]
     head = "| recipe | preset + settings | iterations |" + (" modes | high quality | reverse KL | fd_shapes | modes by shape |" if shapes else
-                                                          " FID | KID x 1000 | precision | recall | grid |" if inception else " grid |")
+                                                          " FID | KID x 1000 | precision | recall | 2-px period | grid |" if inception else " grid |")
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for r in rows:
         what = r["preset"] + "".join(f", {k}={v}" for k, v in r["settings"].items())
@@ -84,7 +100,7 @@ def table(rows: list[dict], shapes: bool) -> str:
             by_shape = ", ".join(f"{shape} {n}" for shape, n in (r["by_shape"] or {}).items())
             line += f" {r['modes']}/120 | {100 * r['high_quality']:.1f}% | {r['reverse_kl']:.3f} | {r['fd']:.0f} | {by_shape} |"
         elif inception:
-            line += f" {r['fid']:.1f} | {1000 * r['kid']:.1f} | {r['precision']:.3f} | {r['recall']:.3f} | {r['grid']} |"
+            line += f" {r['fid']:.1f} | {1000 * r['kid']:.1f} | {r['precision']:.3f} | {r['recall']:.3f} | {r['dots']:.2f} | {r['grid']} |"
         else:
             line += f" {r['grid']} |"
         lines.append(line)
@@ -120,7 +136,7 @@ def main() -> None:
     print(table(rows, args.data == "shapes"))
     if args.data != "shapes":
         print(f"\nreal floor: the real images' two halves, {floor['samples']} against {floor['samples']}: FID {floor['fid']:.1f}, "
-              f"KID x 1000 {1000 * floor['kid']:.1f}. FID: Inception-v3 2015-12-05, StyleGAN2-ADA's convention; "
+              f"KID x 1000 {1000 * floor['kid']:.1f}, 2-px period {floor['dots']:.2f}. FID: Inception-v3 2015-12-05, StyleGAN2-ADA's convention; "
               f"each run's {rows[0]['samples']} samples against {rows[0]['real_samples']} real images")
 
 

@@ -91,3 +91,28 @@ def test_closest_preset_names_what_was_changed():
 def test_report_command_on_a_folder_that_is_not_a_run(tmp_path):
     result = subprocess.run([sys.executable, "-m", "ganforge", "report", str(tmp_path)], capture_output=True, text=True)
     assert result.returncode == 2 and "not a ganforge run folder" in result.stderr
+
+
+def test_adas_probability_is_logged_and_drawn_in_the_report(tmp_path):
+    config = load_config("demo", overrides={**TINY, "train.iterations": 16, "train.diagnose_every": 0,
+                                            "remedies.diffaugment": "color,translation", "remedies.ada_target": 0.6,
+                                            "remedies.ada_interval": 2, "remedies.ada_kimg": 0.04})
+    result = train(config, tmp_path / "run", progress=False, log=lambda *_: None)
+    rows = run_data(result.run_dir)["metrics"]
+    p = [row["augment_p"] for row in rows]
+    assert len(p) == 16 and all(0 <= v <= 1 for v in p)
+    assert all(a == b for a, b in zip(p[1::2], p[2::2]))  # p moves at every 2nd iteration only ...
+    assert all(round(abs(b - a), 6) in (0, 0.2) or b in (0, 1) for a, b in zip(p[0::2], p[1::2]))  # ... by 4 x 2 / 40
+    assert max(p) > 0  # D was certain enough on reals for p to rise
+    page = write_report(result.run_dir, tmp_path / "report.html")
+    browser = chromium()
+    try:
+        browser.get(page.as_uri())
+        wait_for(browser, "return document.body.dataset.ready === '1'")
+        assert console_errors(browser) == []
+        titles = [e.text for e in browser.find_elements("css selector", ".chart .u-title")]
+        assert "Augmentation probability p (ADA)" in titles
+        canvas = browser.find_elements("css selector", ".chart canvas")[titles.index("Augmentation probability p (ADA)")]
+        assert browser.execute_script(COUNT_COLOURED_PIXELS, canvas, BLUE) > 20
+    finally:
+        browser.quit()
