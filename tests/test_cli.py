@@ -220,3 +220,10 @@ def test_older_spellings_still_work(tmp_path, capsys):
     assert (tmp_path / "old" / "sample-00001.png").read_bytes() == (tmp_path / "new" / "sample-00001.png").read_bytes()
     code, _, err = _run(["generate", run, "--checkpoint", run, "-n", "2", "--out", str(tmp_path / "both")], capsys)
     assert code == 2 and "two runs given" in err
+
+
+def test_the_default_preset_is_demo_with_bilinear_upsampling_alone():
+    from ganforge.config import DEFAULT_PRESET, flatten, load_config
+
+    default, demo = flatten(load_config(DEFAULT_PRESET).to_dict()), flatten(load_config("demo").to_dict())
+    assert {k: (demo[k], v) for k, v in default.items() if demo[k] != v} == {"model.dcgan.upsample": ("nearest", "bilinear")}
