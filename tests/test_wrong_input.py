@@ -115,7 +115,7 @@ def _cases():
         (T + ["--set", "optim.beta1=1.5"], "optim.beta1 must be in [0.0, 1.0)"),
         (T + ["--set", "remedies.r1_gamma=-1"], "remedies.r1_gamma must be at least 0"),
         (T + ["--set", "remedies.label_smoothing=1"], "remedies.label_smoothing"),
-        (T + ["--set", "model.dcgan.upsample=bilinear"], "model.dcgan.upsample"),
+        (T + ["--set", "model.dcgan.upsample=bicubic"], "model.dcgan.upsample"),
         (T + ["--set", "train.procedure=nope"], "train.procedure"),
         (T + ["--set", "train.max_minutes=-1"], "train.max_minutes"),
         (T + ["--set", "data.workers=-2"], "data.workers"),
