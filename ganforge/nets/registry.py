@@ -22,6 +22,7 @@ from typing import Callable
 from torch import nn
 
 from ..errors import GanforgeError
+from .conditional import ConditionalGenerator, ProjectionDiscriminator
 from .fastgan import FastGANDiscriminator, FastGANGenerator
 from .dcgan import DCGANDiscriminator, DCGANGenerator, stage_widths as dcgan_widths
 from .layers import KerasBatchNorm, with_spectral_norm, without_batch_norm
@@ -155,13 +156,29 @@ def family_of(config) -> Family:
 
 
 def build_generator(config) -> nn.Module:
-    """G of the config's family with the remedies that change it: BatchNorm dropped, spectral norm."""
+    """G of the config's family with the remedies that change it: BatchNorm dropped, spectral norm; with
+    model.num_classes, wrapped to take a class (nets/conditional.py), the family's G reading z and its class embedding."""
+    classes, latent_dim = config.model.num_classes, config.model.latent_dim
+    if classes:
+        _check_conditional(config)
+        config = config.merged({"model.latent_dim": 2 * latent_dim}, "a conditional G")  # z, then the class embedding
     generator = family_of(config).generator(config)
     if not config.remedies.g_batch_norm:
         generator = without_batch_norm(generator)
-    return with_spectral_norm(generator) if SPECTRAL_NORM[config.remedies.spectral_norm][1] else generator
+    generator = with_spectral_norm(generator) if SPECTRAL_NORM[config.remedies.spectral_norm][1] else generator
+    return ConditionalGenerator(generator, classes, latent_dim) if classes else generator
 
 
 def build_discriminator(config) -> nn.Module:
+    """D of the config's family; with model.num_classes, with a projection of the class (nets/conditional.py)."""
     discriminator = family_of(config).discriminator(config)
-    return with_spectral_norm(discriminator) if SPECTRAL_NORM[config.remedies.spectral_norm][0] else discriminator
+    discriminator = with_spectral_norm(discriminator) if SPECTRAL_NORM[config.remedies.spectral_norm][0] else discriminator
+    return ProjectionDiscriminator(discriminator, config.model.num_classes) if config.model.num_classes else discriminator
+
+
+def _check_conditional(config) -> None:
+    if not family_of(config).images:
+        raise GanforgeError(f"model.arch = {config.model.arch!r} makes 2-D points: it has no conditional form")
+    if config.remedies.pack > 1:
+        raise GanforgeError(f"remedies.pack = {config.remedies.pack} judges several images as one, which a class per image "
+                            "cannot label: use pack = 1 with data.conditional")

@@ -75,6 +75,8 @@ class DInput:
         return self.noise_std * max(0.0, 1.0 - step / self.noise_anneal)
 
     def __call__(self, images: torch.Tensor, step: int) -> torch.Tensor:
+        if images.shape[1] > 3:  # a conditional batch's class plane (nets/conditional.py) is no picture: left as it is
+            return torch.cat([self(images[:, :3], step), images[:, 3:]], 1)
         for op in self.ops:
             images = op(images) if self.probability >= 1 else _sometimes(op, images, self.probability)
         std = self.noise_at(step)

@@ -13,13 +13,15 @@ from ..data.sampler import to_training_tensor
 from ..errors import GanforgeError
 from ..metrics import frechet_distance_from_features
 from ..metrics.features import INCEPTION, load_space, space_of
+from ..nets.conditional import rgb, with_drawn_labels
 from .. import checkpoint as ckpt
 
 
 class BestKeeper:
     def __init__(self, config: Config, images, device: torch.device, run_dir, log=print):
         self.run_dir, self.device, self.count = run_dir, device, config.train.best_samples
-        self.noise = torch.randn(self.count, config.model.latent_dim, generator=torch.Generator().manual_seed(config.train.seed + 3))
+        self.seed = config.train.seed + 3
+        self.noise = torch.randn(self.count, config.model.latent_dim, generator=torch.Generator().manual_seed(self.seed))
         self.space = _space(config, device, log)
         self.enabled = self.space is not None
         if not self.enabled:
@@ -29,6 +31,7 @@ class BestKeeper:
         self.real = self.space.embed_real(pixels, to_training_tensor(pixels), log=log)[0]
         previous = self._previous_best()
         self.best = previous["score"] if previous else float("inf")
+        self.best_step = previous["step"] if previous else 0
 
     def _previous_best(self) -> dict | None:
         """A resumed run keeps its best score, so best.pt is only replaced by a better one."""
@@ -43,14 +46,16 @@ class BestKeeper:
         if not self.enabled:
             return None
         generator.eval()
-        fake = torch.cat([generator(chunk.to(self.device)).cpu() for chunk in self.noise.split(250)])
+        z = with_drawn_labels(generator, self.noise, torch.Generator().manual_seed(self.seed))  # a conditional G: the data's classes
+        fake = torch.cat([rgb(generator(chunk.to(self.device))).cpu() for chunk in z.split(250)])
         score = frechet_distance_from_features(self.real, self.space.embed(fake)[0])
         improved = score < self.best
         if improved:
-            self.best = score
+            self.best, self.best_step = score, step
             ckpt.save_checkpoint(self.run_dir, {**state(), "best": {"metric": self.metric, "score": score, "step": step}},
                                  keep=0, name=ckpt.BEST)
-        return {self.metric: round(float(score), 4), "best": improved}
+        return {self.metric: round(float(score), 4), "best": improved, "best_score": round(float(self.best), 4),
+                "best_step": self.best_step}
 
 
 def _space(config: Config, device, log):

@@ -26,6 +26,7 @@ CERTAIN_LOGIT = -9.21  # D gives fakes a probability of 1e-4 (the demo's G loss,
 DIVERSITY_FLOOR = 0.5  # fake diversity below half the real data's: collapse under way
 DIVERSITY_RISE = 0.05  # a low diversity that rose by less than this since the last check is not recovering
 DIVERSITY_FEATURES = 8  # images are compared as 8x8 colour thumbnails (192 numbers)
+SCORE_RISE = 0.10  # a scored FID (or fd_shapes) this far above the run's best: the run is getting worse
 QUIET_ITERATIONS = 1000  # a symptom printed is not printed again for this many iterations (warnings.jsonl keeps each)
 
 
@@ -146,6 +147,18 @@ class TrainingMonitor:
             "coverage", falling,
             f"iteration {step}: mode coverage fell to {modes_covered}/{num_modes} from {best}: mode collapse. "
             "Try: a lower learning rate, --preset dcgan, or resume the checkpoint with the best coverage.",
+        )
+
+
+    def observe_score(self, step: int, metric: str, score: float, best: float, best_step: int) -> list[str]:
+        """A best.pt score (lower is better) against the run's best so far: a run that trains on and gets worse is the
+        seed's first problem, instability, seen where it matters, in the samples."""
+        rising = score > (1 + SCORE_RISE) * best
+        return self._report(
+            "score", rising,
+            f"iteration {step}: {metric} {score:.1f} is {100 * (score / best - 1):.0f}% above the run's best, {best:.1f} at "
+            f"iteration {best_step}: the samples are getting worse. checkpoints/best.pt keeps the best (--which best in "
+            "generate, eval and export); try a lower learning rate.",
         )
 
 

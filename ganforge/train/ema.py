@@ -3,6 +3,8 @@ average are smoother and more stable than from the last iterate. Half-life in im
 import copy
 
 import torch
+
+from ..nets.conditional import with_drawn_labels
 from torch import nn
 
 from ..nets.layers import KerasBatchNorm
@@ -62,7 +64,7 @@ class GeneratorEMA:
                     else:
                         m.momentum = 1 / (k + 1)
                 z = torch.randn(self.CALIBRATION_BATCH, self.average.latent_dim, generator=noise)
-                self.average(z.to(device))
+                self.average(with_drawn_labels(self.average, z, noise).to(device))
             for m, momentum in zip(norms, self._momenta):
                 m.momentum = momentum
             self.average.eval()

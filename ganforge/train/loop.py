@@ -14,6 +14,7 @@ from ..data import load_images
 from ..determinism import reproducible_mkl
 from ..data.sampler import EpochSampler, to_training_tensor
 from ..errors import GanforgeError
+from ..nets.conditional import attach, draw_labels, with_label_plane
 from ..run_folder import METRICS
 from ..viz import plot_losses
 from .. import checkpoint as ckpt
@@ -59,7 +60,11 @@ def train(config: Config, run_dir: str | Path, *, progress: bool = True, log=pri
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # fixed shapes every iteration: let cuDNN pick its fastest kernels
     images, sampler, global_batch = _data(config, world, log)
+    config = _with_classes(config, images, log)
     gan = build_gan(config, device, world.size)
+    if images.classes is not None:  # G keeps the data's class frequencies: it draws classes by them when none is asked
+        for generator in filter(None, (gan.generator, gan.ema.average)):
+            generator.class_counts.copy_(torch.as_tensor(images.classes.counts()))
     noise = torch.Generator().manual_seed(t.seed)
 
     # -- Resume: every process from the checkpoint the first one found --------------------------------------------
@@ -92,7 +97,7 @@ def train(config: Config, run_dir: str | Path, *, progress: bool = True, log=pri
             interrupts.check()  # a Ctrl-C during the last iteration stops the run here, between iterations
             set_learning_rate(gan.opt_g, config.optim.lr_g * schedule.factor(step))
             set_learning_rate(gan.opt_d, config.optim.lr_d * schedule.factor(step))
-            real, z_fake, z_gen = _batch(step, sampler, images.pixels, noise, config, world, device)
+            real, z_fake, z_gen = _batch(step, sampler, images, noise, config, world, device)
             with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
                 stats = iteration(gan, real, z_fake, z_gen, step)
             step += 1
@@ -240,18 +245,41 @@ def _resumed_schedule(saved: DecaySchedule, config: Config, saved_iterations: in
     return schedule
 
 
-def _batch(step: int, sampler: EpochSampler, pixels, noise: torch.Generator, config: Config, world: World, device: torch.device):
+def _with_classes(config: Config, images, log) -> Config:
+    """A conditional run's config names its classes (G and D are built for them); its first lines list them."""
+    if images.classes is None:
+        if config.model.class_names:
+            raise GanforgeError("model.class_names is set by a run from its data; train with --conditional (data.conditional)")
+        return config
+    from ..data.labels import class_line
+
+    log(f"conditional: {class_line(images.classes)}; G's classes drawn "
+        + ("with the data's frequencies" if config.data.class_sampling == "data" else "balanced, each class equally often"))
+    if config.model.class_names and list(config.model.class_names) != images.classes.names:
+        raise GanforgeError(f"model.class_names {list(config.model.class_names)[:5]} differ from the data's classes "
+                            f"{images.classes.names[:5]}")
+    return config.merged({"model.class_names": list(images.classes.names)}, "the data's classes")
+
+
+def _batch(step: int, sampler: EpochSampler, images, noise: torch.Generator, config: Config, world: World, device: torch.device):
     """Iteration `step`'s real images (flipped where drawn) and noise on `device`. Every process draws the global
-    batch's indices and noise, then keeps its own shard of each."""
+    batch's indices and noise, then keeps its own shard of each. In a conditional run each real image carries its
+    class as a fourth plane and each z its class as a last column (nets/conditional.py)."""
     d_steps, global_batch = config.remedies.d_steps, config.train.batch_size * world.size
     indices = world.shard(torch.as_tensor(sampler.indices(step)), d_steps)
     z_fake = world.shard(torch.randn(global_batch * d_steps, config.model.latent_dim, generator=noise), d_steps)
     z_gen = world.shard(torch.randn(global_batch, config.model.latent_dim, generator=noise))
-    real = to_training_tensor(pixels[indices.numpy()])
+    real = to_training_tensor(images.pixels[indices.numpy()])
     if device.type == "cuda":
         real = real.pin_memory()  # so that the copy below overlaps with the GPU's work
     if config.data.flip:
         flip = world.shard(torch.rand(global_batch * d_steps, generator=noise) < 0.5, d_steps)
         real = torch.where(flip[:, None, None, None], real.flip(3), real)
+    if images.classes is not None:
+        weights = torch.as_tensor(images.classes.counts() if config.data.class_sampling == "data" else [1] * len(images.classes.names))
+        fake_labels = world.shard(draw_labels(global_batch * d_steps, weights, noise), d_steps)
+        gen_labels = world.shard(draw_labels(global_batch, weights, noise))
+        real = with_label_plane(real, torch.as_tensor(images.classes.labels[indices.numpy()]))
+        z_fake, z_gen = attach(z_fake, fake_labels), attach(z_gen, gen_labels)
     real = real.to(device, non_blocking=True, memory_format=torch.channels_last)
     return real, z_fake.to(device), z_gen.to(device)

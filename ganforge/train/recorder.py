@@ -21,16 +21,26 @@ from .. import run_folder as folder
 from ..run_folder import append_row, read_log
 from ..data.sampler import to_training_tensor
 from ..determinism import strict_mkl_branch
+from ..nets.conditional import attach, rgb, with_drawn_labels
 from ..metrics.features import SHAPES, load_space, space_of
 from ..viz import save_grid
 from .diagnosis import ConsoleThrottle, TrainingMonitor, diversity
 
 SAMPLE_GRID_SIZE = 64
+GRID_COLUMNS = 8
+
+
+GRID_CLASSES = 16  # a conditional run's grid: a row of 8 for each of its first 16 classes
 
 
 def fixed_noise(config: Config, count: int = SAMPLE_GRID_SIZE) -> torch.Tensor:
-    """The same z for every sample grid of a run, so grids show one run's progress frame by frame."""
-    return torch.randn(count, config.model.latent_dim, generator=torch.Generator().manual_seed(config.train.seed + 1))
+    """The same z for every sample grid of a run, so grids show one run's progress frame by frame; a conditional
+    run's holds a row per class, its class in z's last column."""
+    if not config.model.num_classes:
+        return torch.randn(count, config.model.latent_dim, generator=torch.Generator().manual_seed(config.train.seed + 1))
+    rows = min(config.model.num_classes, GRID_CLASSES)
+    z = torch.randn(rows * GRID_COLUMNS, config.model.latent_dim, generator=torch.Generator().manual_seed(config.train.seed + 1))
+    return attach(z, torch.arange(rows).repeat_interleave(GRID_COLUMNS))
 
 
 class RunRecorder:
@@ -100,6 +110,8 @@ class RunRecorder:
         self.tensorboard.scalars({metric: value}, step)
         if row["best"]:
             self.console(f"iteration {step}: {metric} {value:g}, the best so far: checkpoints/best.pt")
+        for message in self.monitor.observe_score(step, metric, value, row["best_score"], row["best_step"]):
+            self.warn(step, message)
 
     def warn(self, step: int, message: str, console=None, throttled: bool = True) -> None:
         if self.enabled:
@@ -112,9 +124,9 @@ class RunRecorder:
     def sample(self, generator: torch.nn.Module, step: int) -> Path | None:
         if not self.enabled:
             return None
-        images = generator.eval()(fixed_noise(self.config).to(self.device))
-        path = save_grid(images, folder.sample_grid(self.run_dir, step))
-        save_grid(images, folder.sample_grid(self.run_dir))
+        images = rgb(generator.eval()(fixed_noise(self.config).to(self.device)))
+        path = save_grid(images, folder.sample_grid(self.run_dir, step), GRID_COLUMNS)
+        save_grid(images, folder.sample_grid(self.run_dir), GRID_COLUMNS)
         self.tensorboard.image("samples", path, step)
         return path
 
@@ -132,6 +144,7 @@ class _LiveChecks:
         real = to_training_tensor(images.pixels[: self.SAMPLES])
         self.real_diversity = diversity(real)
         self.noise = torch.randn(self.SAMPLES, config.model.latent_dim, generator=torch.Generator().manual_seed(config.train.seed + 2))
+        self.seed = config.train.seed + 2
         self.classes = None  # the shapes classifier's feature space: its class probabilities
         if space_of(config.data.source) == SHAPES:
             from ..metrics.modes import confidence_threshold
@@ -142,7 +155,7 @@ class _LiveChecks:
     @torch.no_grad()
     def __call__(self, generator: torch.nn.Module, device: torch.device) -> dict:
         generator.eval()
-        fake = generator(self.noise.to(device))
+        fake = rgb(generator(with_drawn_labels(generator, self.noise, torch.Generator().manual_seed(self.seed)).to(device)))
         fake_diversity = diversity(fake.cpu())
         values = {"diversity_ratio": round(fake_diversity / self.real_diversity, 4), "_fake_diversity": fake_diversity}
         if self.classes is not None:

@@ -32,6 +32,8 @@ def test_best_pt_is_the_state_at_the_best_scored_step_and_scoring_changes_nothin
     rows = [json.loads(line) for line in (scored.run_dir / "diagnostics.jsonl").read_text().splitlines()]
     scores = {row["step"]: row["fd_shapes"] for row in rows}
     assert sorted(scores) == list(range(1, 9)) and len(set(scores.values())) > 1
+    # Each row carries the best so far, which the live diagnosis compares the score with.
+    assert all(row["best_score"] == min(scores[s] for s in scores if s <= row["step"]) for row in rows)
     best = ckpt.load_checkpoint(scored.run_dir, which="best")
     best_step = min(scores, key=scores.get)
     assert best["best"]["metric"] == "fd_shapes" and best["best"]["step"] == best["step"] == best_step

@@ -118,6 +118,16 @@ def test_falling_mode_coverage_is_reported():
     assert ring.observe_coverage(500, 8, 8) == [] and "fell to 6/8" in ring.observe_coverage(1000, 6, 8)[0]
 
 
+def test_a_score_more_than_a_tenth_above_the_runs_best_is_reported_once_until_it_recovers():
+    monitor = TrainingMonitor()
+    assert monitor.observe_score(2000, "fid", 110.0, 100.0, 1000) == []  # exactly 10% above: within the band
+    message = monitor.observe_score(3000, "fid", 110.5, 100.0, 1000)
+    assert len(message) == 1 and "fid 110.5 is 10% above the run's best, 100.0 at iteration 1000" in message[0]
+    assert monitor.observe_score(4000, "fid", 130.0, 100.0, 1000) == []  # still worse: said once
+    assert monitor.observe_score(5000, "fid", 104.0, 100.0, 1000) == []  # recovered
+    assert len(monitor.observe_score(6000, "fid", 120.0, 100.0, 1000)) == 1  # a new episode
+
+
 def test_a_generator_that_outputs_a_constant_image_is_diagnosed_live(tmp_path, capsys):
     def constant_generator(gan, *args):
         stats = seed_iteration(gan, *args)

@@ -1,0 +1,108 @@
+"""Class-conditional networks for every family: a wrapper around the family's own G and D.
+
+G: R3GAN's and StyleGAN2-ADA's way in, a learned embedding of the class joined to z (the family's G is built for
+latent_dim + embed inputs). D: Miyato & Koyama's projection, the family's logit plus <embed(y), phi(x)>, where phi(x)
+is what D's last layer (the one that makes the logit) reads; the embedding starts at zero, so a fresh conditional D
+judges as the unconditional one does and learns the classes from there.
+
+The class travels with the data, so that the training procedure stays the unconditional one, line for line:
+- G's input is z with the class index as one more column;
+- G's output, like the real batch the loop hands over, carries its class as a fourth image plane (constant over the
+  image), which the augmentation leaves alone and D's wrapper reads and drops.
+`images_of(G, z, labels)` is how anything outside training samples a G, conditional or not.
+"""
+import torch
+from torch import nn
+
+
+def attach(z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """(B, latent) noise and (B,) class indices -> G's input (B, latent + 1)."""
+    return torch.cat([z, labels.to(z.dtype)[:, None]], 1)
+
+
+def with_label_plane(images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """(B, 3, H, W) -> (B, 4, H, W): the class index as a constant fourth plane, in float32 (exact for any class count)."""
+    plane = labels.to(torch.float32)[:, None, None, None].expand(-1, 1, *images.shape[2:])
+    return torch.cat([images.float(), plane], 1)
+
+
+def split_label_plane(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(B, 4, H, W) -> the (B, 3, H, W) picture and the (B,) class indices."""
+    return images[:, :3], images[:, 3, 0, 0].detach().round().long()
+
+
+def rgb(images: torch.Tensor) -> torch.Tensor:
+    """The picture of a batch, with or without its label plane."""
+    return images if images.shape[1] == 3 else images[:, :3]
+
+
+def images_of(generator: nn.Module, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+    """G's pictures (B, 3, H, W) for noise z and, for a conditional G, the classes asked for."""
+    if getattr(generator, "num_classes", 0):
+        if labels is None:
+            raise ValueError("a conditional generator needs a class per sample")
+        return rgb(generator(attach(z, labels.to(z.device))))
+    return generator(z)
+
+
+def draw_labels(count: int, weights: torch.Tensor, noise: torch.Generator) -> torch.Tensor:
+    """`count` class indices drawn with replacement in proportion to `weights` (the data's class counts, or ones)."""
+    return torch.multinomial(weights.double(), count, replacement=True, generator=noise)
+
+
+def with_drawn_labels(generator: nn.Module, z: torch.Tensor, noise: torch.Generator) -> torch.Tensor:
+    """G's input for noise z: z itself, or for a conditional G z with classes drawn by the data's frequencies."""
+    if not getattr(generator, "num_classes", 0):
+        return z
+    return attach(z, draw_labels(len(z), generator.class_counts.cpu(), noise).to(z.device))
+
+
+class ConditionalGenerator(nn.Module):
+    def __init__(self, inner: nn.Module, num_classes: int, latent_dim: int, class_counts=None):
+        super().__init__()
+        self.inner, self.num_classes, self.latent_dim, self.resolution = inner, num_classes, latent_dim, inner.resolution
+        self.embed = nn.Embedding(num_classes, inner.latent_dim - latent_dim)
+        # the data's class frequencies, kept with the weights: a sample drawn without a class is drawn by them
+        self.register_buffer("class_counts", torch.ones(num_classes) if class_counts is None else torch.as_tensor(class_counts).float())
+
+    def forward(self, z_and_label: torch.Tensor) -> torch.Tensor:
+        z, labels = z_and_label[:, :-1], z_and_label[:, -1].round().long()
+        images = self.inner(torch.cat([z, self.embed(labels).to(z.dtype)], 1))
+        return with_label_plane(images, labels)
+
+
+def logit_layer(discriminator: nn.Module) -> nn.Module:
+    """D's last layer with one output: the one that makes the logit from D's features (every family has one)."""
+    layers = [m for m in discriminator.modules() if (isinstance(m, nn.Linear) and m.out_features == 1)
+              or (isinstance(m, nn.Conv2d) and m.out_channels == 1)]
+    if not layers:
+        raise ValueError(f"{type(discriminator).__name__} has no layer making a single logit to project a class onto")
+    return layers[-1]
+
+
+def _feature_size(layer: nn.Module) -> int:
+    if isinstance(layer, nn.Linear):
+        return layer.in_features
+    return layer.in_channels * layer.kernel_size[0] * layer.kernel_size[1]  # D's last convolution covers its last map
+
+
+class ProjectionDiscriminator(nn.Module):
+    def __init__(self, inner: nn.Module, num_classes: int):
+        super().__init__()
+        self.inner, self.num_classes, self.resolution = inner, num_classes, inner.resolution
+        layer = logit_layer(inner)
+        self.embed = nn.Embedding(num_classes, _feature_size(layer))
+        nn.init.zeros_(self.embed.weight)
+        self._features = None
+        layer.register_forward_pre_hook(self._keep_features)
+
+    def _keep_features(self, _layer, inputs) -> None:
+        self._features = inputs[0]
+
+    def forward(self, images: torch.Tensor, **options):
+        picture, labels = split_label_plane(images)
+        out = self.inner(picture, **options)
+        logits, rest = (out[0], out[1:]) if isinstance(out, tuple) else (out, ())
+        features, self._features = self._features.flatten(1), None
+        projected = logits + (self.embed(labels).to(features.dtype) * features).sum(1, keepdim=True).to(logits.dtype)
+        return (projected, *rest) if rest else projected
