@@ -110,8 +110,8 @@ def _parser() -> argparse.ArgumentParser:
 
     train = command("train", "train a GAN (rerun the same command to resume)")
     train.add_argument("--data", help="a folder of images, a .zip, or a built-in dataset: shapes, emoji (default: the preset's, shapes)")
-    train.add_argument("--preset", help="named settings (see `ganforge presets`); default: demo, the best measured "
-                       "(seed: the seed's GAN exactly)")
+    train.add_argument("--preset", help="named settings (see `ganforge presets`); default: images, the best measured on "
+                       "real images (demo: make demo's; seed: the seed's GAN exactly)")
     train.add_argument("--config", help="a TOML or JSON file of settings laid over the preset (see docs/settings.md)")
     train.add_argument("--out", required=True, help="run folder; an existing run there is resumed")
     for flag, key in TRAIN_FLAGS.items():
@@ -120,6 +120,10 @@ def _parser() -> argparse.ArgumentParser:
             train.add_argument("--" + flag.replace("_", "-"), type=kind, help=_setting(key))
     train.add_argument("--lr", type=float, help="both learning rates, optim.lr_d and optim.lr_g (default: the preset's)")
     train.add_argument("--flip", action="store_true", default=None, help="data.flip: random horizontal flips of real images")
+    train.add_argument("--conditional", action="store_true", default=None,
+                       help="data.conditional: train with classes, one per first-level subfolder of --data (train/cat/1.png is "
+                            "class cat), or from a dataset.json at its root ({\"labels\": [[\"cat/1.png\", 0], ...]}, "
+                            "StyleGAN2-ADA's format, which wins); shapes by mode, emoji by Unicode group")
     train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                        help="any setting, e.g. --set optim.beta2=0.99 (all of them: docs/settings.md)")
     train.add_argument("--no-progress", action="store_true", help="no progress bar (log lines only)")
@@ -135,6 +139,9 @@ def _parser() -> argparse.ArgumentParser:
     gen.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     gen.add_argument("--interpolate", type=_at_least(2), metavar="K", help="a latent walk through K random z (spherical "
                                                                            "interpolation): interpolation.png and interpolation.gif")
+    gen.add_argument("--class", dest="class_name", metavar="NAME",
+                     help="a conditional run's class, by name or index; all: a grid with a row of -n per class (e.g. -n 8); "
+                          "without it, classes are drawn with the training data's frequencies")
     gen.add_argument("--frames", type=_at_least(2), default=16, help="frames between two z of --interpolate")
     gen.add_argument("--timelapse", action="store_true", help="the run's fixed-noise grids as timelapse.gif")
 
@@ -247,6 +254,8 @@ def _overrides(args: argparse.Namespace) -> dict:
         values.setdefault("optim.lr_g", args.lr)
     if getattr(args, "flip", None):
         values["data.flip"] = True
+    if getattr(args, "conditional", None):
+        values["data.conditional"] = True
     return {**values, **_set_items(getattr(args, "set", []))}
 
 
@@ -291,11 +300,13 @@ def cmd_generate(args) -> None:
     if args.interpolate is not None:
         from .sampling.animate import interpolate
 
-        paths = interpolate(_generator_source(args), args.interpolate, args.out, args.frames, args.seed, resolve_device(args.device))
+        paths = interpolate(_generator_source(args), args.interpolate, args.out, args.frames, args.seed, resolve_device(args.device),
+                            class_name=args.class_name)
         print("wrote " + " and ".join(map(str, paths)))
         return
-    path = generate(_generator_source(args), args.n, args.out, seed=args.seed, grid=args.grid, device=resolve_device(args.device))
-    print(f"wrote {path}" if args.grid or args.n == 1 else f"wrote {args.n} images to {args.out} ({path.name} ...)")
+    path = generate(_generator_source(args), args.n, args.out, seed=args.seed, grid=args.grid, device=resolve_device(args.device),
+                    class_name=args.class_name)
+    print(f"wrote {path}" if args.grid or args.n == 1 or path.name == "grid.png" else f"wrote {args.n} images to {args.out} ({path.name} ...)")
 
 
 def _run_of(args) -> str | None:

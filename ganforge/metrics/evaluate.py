@@ -13,6 +13,7 @@ from ..config import DataConfig
 from ..data import check_source, load_images
 from ..data.sampler import to_training_tensor
 from ..errors import GanforgeError
+from ..nets.conditional import draw_labels, images_of
 from ..sampling.load import load_generator
 from ..viz import to_uint8
 from . import density_coverage, frechet_distance_from_features, kernel_inception_distance, precision_recall
@@ -97,11 +98,16 @@ INCEPTION_DEFAULT = ("fid", "kid", "pr", "dc")  # other data: Inception features
 
 
 @torch.no_grad()
-def _generate(generator, latent_dim: int, count: int, seed: int, device, batch: int = 250) -> np.ndarray:
+def _generate(generator, latent_dim: int, count: int, seed: int, device, batch: int = 250) -> tuple[np.ndarray, np.ndarray | None]:
     """G's samples as the uint8 pixels `generate` writes to PNG: real images are uint8 too, and an image scored here
-    scores the same when saved and scored with --samples (StyleGAN2-ADA's metrics quantize the same way)."""
-    z = torch.randn(count, latent_dim, generator=torch.Generator().manual_seed(seed))
-    return np.ascontiguousarray(np.concatenate([to_uint8(generator(chunk.to(device))) for chunk in z.split(batch)]))  # as a loaded folder is laid out
+    scores the same when saved and scored with --samples (StyleGAN2-ADA's metrics quantize the same way). A
+    conditional G's classes are drawn with the data's frequencies (StyleGAN2-ADA's rule); returned beside them."""
+    noise = torch.Generator().manual_seed(seed)
+    z = torch.randn(count, latent_dim, generator=noise)
+    labels = draw_labels(count, generator.class_counts.cpu(), noise) if getattr(generator, "num_classes", 0) else None
+    pixels = [to_uint8(images_of(generator, chunk.to(device), None if labels is None else labels[i * batch: i * batch + len(chunk)]))
+              for i, chunk in enumerate(z.split(batch))]
+    return np.ascontiguousarray(np.concatenate(pixels)), None if labels is None else labels.numpy()  # as a loaded folder is laid out
 
 
 def evaluate(checkpoint, data: str | None = None, metrics=None, count: int = 10000, seed: int = 0, device="cpu",
@@ -112,8 +118,9 @@ def evaluate(checkpoint, data: str | None = None, metrics=None, count: int = 100
     generator, config, step = load_generator(checkpoint, device, average)
     source = data or config.data.source
     metrics = _check(source, metrics, inception_weights, device)
-    fake = _generate(generator, config.model.latent_dim, count, seed, device)
-    return {"checkpoint_step": step, **score(fake, source, metrics, count, device, inception_weights, log)}
+    fake, labels = _generate(generator, config.model.latent_dim, count, seed, device)
+    return {"checkpoint_step": step, **score(fake, source, metrics, count, device, inception_weights, log,
+                                             fake_labels=labels, class_names=config.model.class_names)}
 
 
 def evaluate_samples(folder, data: str, metrics=None, count: int = 10000, device="cpu", inception_weights: str | None = None,
@@ -182,10 +189,12 @@ def _spaces(source: str, metrics: tuple) -> list[str]:
     return sorted({METRICS[name].space or space_of(source) for name in metrics}, key=[INCEPTION, SHAPES].index)
 
 
-def score(fake_pixels: np.ndarray, source: str, metrics: tuple, count: int, device, inception_weights=None, log=print) -> dict:
+def score(fake_pixels: np.ndarray, source: str, metrics: tuple, count: int, device, inception_weights=None, log=print,
+          fake_labels: np.ndarray | None = None, class_names=()) -> dict:
     """Fakes as (N, H, W, 3) uint8 against `count` real images of `source` at the fakes' resolution. On shapes the real
     images are the dataset drawn at size `count` (every mode equally often), whatever a run trained on, so that every
-    score at one -n compares with the same reals."""
+    score at one -n compares with the same reals. With the fakes' classes (a conditional G's), also a score per class
+    (per_class)."""
     real_set = load_images(DataConfig(source=source, shapes_size=count), fake_pixels.shape[1], log=log)
     if len(real_set) < count:
         log(f"{source}: {len(real_set)} real images, fewer than the {count} asked for; comparing with all of them")
@@ -206,18 +215,58 @@ def score(fake_pixels: np.ndarray, source: str, metrics: tuple, count: int, devi
     for name, metric in METRICS.items():
         if name in metrics:
             results.update(metric.compute(features[metric.space or space_of(source)]))
+    if fake_labels is not None:
+        space = features[space_of(source)]
+        if space_of(source) == SHAPES:
+            results.update(conditional_accuracy(space, fake_labels))
+        else:
+            real_set = load_images(DataConfig(source=source, conditional=True), fake_pixels.shape[1], log=log)
+            real, _ = space.space.embed_real(real_set.pixels, to_training_tensor(real_set.pixels), log=log)
+            results["per_class"] = per_class_distances(real, real_set.classes.labels, space.fake, fake_labels, list(class_names))
     return results
+
+
+def conditional_accuracy(f: Features, asked: np.ndarray) -> dict:
+    """On shapes, a class is a mode: the share of samples the shipped classifier reads as the mode asked for, and the
+    classes of which at least one sample is read so with the confidence of most real images (modes.confidence_threshold)."""
+    bar = confidence_threshold(f.real_probabilities.max(1))
+    read, sure = f.fake_probabilities.argmax(1), f.fake_probabilities.max(1) >= bar
+    right = read == asked
+    return {"conditional_accuracy": float(right.mean()), "classes_hit": int(len(np.unique(asked[right & sure]))),
+            "classes_asked": int(len(np.unique(asked)))}
+
+
+def per_class_distances(real: np.ndarray, real_labels: np.ndarray, fake: np.ndarray, fake_labels: np.ndarray,
+                        names: list[str]) -> dict:
+    """Intra-class FID and KID: each class's samples against that class's real images, in one feature space."""
+    table = {}
+    for index, name in enumerate(names):
+        r, g = real[real_labels == index], fake[fake_labels == index]
+        row = {"real": int(len(r)), "samples": int(len(g))}
+        if min(len(r), len(g)) >= 2:
+            row["fid"] = frechet_distance_from_features(r, g)
+            row["kid"] = kernel_inception_distance(r, g, subsets=50, subset_size=min(1000, len(r), len(g)))[0]
+        table[name] = row
+    return table
 
 
 def format_table(results: dict) -> str:
     width = max(map(len, results))
     lines = []
     for key, value in results.items():
+        if key == "per_class":
+            continue
         if isinstance(value, dict):  # per shape
             text = ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in value.items())
         else:
             text = f"{value:.4f}" if isinstance(value, float) else str(value)
         lines.append(f"{key:<{width}}  {text}")
+    if "per_class" in results:
+        rows = results["per_class"]
+        name_width = max(map(len, rows))
+        lines += ["", f"{'class':<{name_width}}  {'real':>6}  {'samples':>7}  {'FID':>8}  {'KID x 1000':>10}"]
+        lines += [f"{name:<{name_width}}  {row['real']:>6}  {row['samples']:>7}  " + (f"{row['fid']:>8.1f}  {1000 * row['kid']:>10.1f}" if "fid" in row else f"{'-':>8}  {'-':>10}")
+                  for name, row in rows.items()]
     return "\n".join(lines)
 
 

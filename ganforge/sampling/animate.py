@@ -7,6 +7,8 @@ import torch
 from PIL import Image
 
 from ..errors import GanforgeError, output_folder
+from ..nets.conditional import images_of
+from .classes import ALL, class_index
 from .load import load_any_generator
 from ..run_folder import sample_grids
 from ..viz import grid_image, to_uint8
@@ -37,11 +39,17 @@ def walk_latents(latent_dim: int, stops: int, frames_per_leg: int, seed: int = 0
 
 @torch.no_grad()
 def interpolate(source: str | Path, stops: int, out_dir: str | Path, frames_per_leg: int = 16, seed: int = 0,
-                device="cpu") -> tuple[Path, Path]:
-    """interpolation.png (one row per leg) and interpolation.gif (the loop, frame by frame)."""
+                device="cpu", class_name: str | None = None) -> tuple[Path, Path]:
+    """interpolation.png (one row per leg) and interpolation.gif (the loop, frame by frame). A conditional G walks
+    within one class: `class_name` (a name or an index), the first class when none is given."""
     generator, config, _ = load_any_generator(source, device)
+    chosen = class_index(config.model.class_names, class_name)
+    if chosen == ALL:
+        raise GanforgeError("--interpolate walks within one class: give --class NAME, not all")
     z = walk_latents(config.model.latent_dim, stops, frames_per_leg, seed)
-    images = torch.cat([generator(chunk.to(device)).cpu() for chunk in z.split(256)])
+    labels = torch.full((len(z),), chosen or 0, dtype=torch.int64) if config.model.num_classes else None
+    images = torch.cat([images_of(generator, chunk.to(device), None if labels is None else labels[:len(chunk)]).cpu()
+                        for chunk in z.split(256)])
     out_dir = output_folder(out_dir)
     grid = out_dir / "interpolation.png"
     grid_image(images, columns=frames_per_leg).save(grid)

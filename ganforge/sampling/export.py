@@ -10,6 +10,8 @@ from pathlib import Path
 
 import torch
 
+from ..nets.conditional import images_of
+
 from ..config import Config
 from ..errors import GanforgeError, output_folder
 from ..checkpoint import resolve_checkpoint
@@ -32,7 +34,9 @@ def metadata(config: Config, step: int) -> dict[str, str]:
         "format": MARKER,
         "latent_dim": str(config.model.latent_dim),
         "resolution": str(config.model.resolution),
-        "output": "images (batch, 3, resolution, resolution), RGB in [-1, 1]; z ~ N(0, 1) of shape (batch, latent_dim)",
+        "output": "images (batch, 3, resolution, resolution), RGB in [-1, 1]; z ~ N(0, 1) of shape (batch, latent_dim)"
+                  + ("; label: int64 class indices of shape (batch,), into class_names" if config.model.num_classes else ""),
+        "class_names": json.dumps(list(config.model.class_names)),
         "step": str(step),
         "ganforge_version": _ganforge_version(),
         "config": json.dumps(config.to_dict()),
@@ -56,6 +60,17 @@ def export(run: str | Path, fmt: str, out_dir: str | Path) -> Path:
     return path
 
 
+class _Labelled(torch.nn.Module):
+    """A conditional G as (z, label) -> images, the form an ONNX user calls."""
+
+    def __init__(self, generator: torch.nn.Module):
+        super().__init__()
+        self.generator = generator
+
+    def forward(self, z: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
+        return images_of(self.generator, z, label)
+
+
 def _export_onnx(generator: torch.nn.Module, config: Config, info: dict, path: Path) -> None:
     try:
         import onnx
@@ -64,8 +79,13 @@ def _export_onnx(generator: torch.nn.Module, config: Config, info: dict, path: P
     z = torch.zeros(2, config.model.latent_dim)
     batch = torch.export.Dim("batch", min=1)
     # PyTorch's exporter from torch.export; the batch dimension stays free, so one file serves any batch size
-    torch.onnx.export(generator, (z,), str(path), input_names=["z"], output_names=["images"],
-                      dynamic_shapes=({0: batch},), opset_version=ONNX_OPSET, dynamo=True, verbose=False)
+    if config.model.num_classes:  # inputs (z, label)
+        torch.onnx.export(_Labelled(generator), (z, torch.zeros(2, dtype=torch.int64)), str(path), input_names=["z", "label"],
+                          output_names=["images"], dynamic_shapes=({0: batch}, {0: batch}), opset_version=ONNX_OPSET,
+                          dynamo=True, verbose=False)
+    else:
+        torch.onnx.export(generator, (z,), str(path), input_names=["z"], output_names=["images"],
+                          dynamic_shapes=({0: batch},), opset_version=ONNX_OPSET, dynamo=True, verbose=False)
     model = onnx.load(str(path))
     for key, value in info.items():
         entry = model.metadata_props.add()

@@ -312,3 +312,63 @@ def test_dcgan_bilinear_upsampling_is_bilinear_then_conv3x3_inside_the_border():
     assert (layer(impulse)[0, 0].abs() > 1e-12).sum() > (super(BilinearUpsampleConv, layer).forward(impulse)[0, 0].abs() > 1e-12).sum()
     generator = build_generator(_config("dcgan", **{"model.dcgan.upsample": "bilinear"}))
     assert sum(isinstance(m, BilinearUpsampleConv) for m in generator.modules()) == 3
+
+
+@pytest.mark.parametrize("family", IMAGE_FAMILIES)
+def test_every_family_trains_with_classes_resumes_bitwise_and_exports_z_and_label(family, tmp_path):
+    """The conditional form of each family: the run names its classes (config, checkpoint, safetensors), a killed
+    run resumes bitwise, and ONNX's (z, label) -> images agrees with PyTorch for every class."""
+    ort = require_module("onnxruntime")
+    config = _config(family, **{"data.conditional": True, "data.shapes_size": 240})
+    train(config, tmp_path / "straight", progress=False, log=lambda *_: None)
+    with pytest.raises(Killed):
+        train(config, tmp_path / "resumed", progress=False, log=lambda *_: None, on_step=_stop_at(3))
+    train(config, tmp_path / "resumed", progress=False, log=lambda *_: None)
+    a, b = ckpt.load_checkpoint(tmp_path / "straight"), ckpt.load_checkpoint(tmp_path / "resumed")
+    for part in ("generator", "discriminator", "generator_ema"):
+        for key, value in a[part].items():
+            assert torch.equal(value, b[part][key]), f"{part}.{key}"
+    assert len(a["config"]["model"]["class_names"]) == 120 and a["config"]["model"]["class_names"][0] == "red circle on black"
+    assert a["generator"]["class_counts"].tolist() == [2.0] * 120  # shapes: every mode equally often
+
+    run = tmp_path / "straight"
+    assert main(["export", str(run), "--format", "safetensors", "--out", str(tmp_path)]) == 0
+    assert main(["export", str(run), "--format", "onnx", "--out", str(tmp_path)]) == 0
+    ours, config, _ = load_generator(run)
+    exported, exported_config, _ = load_safetensors_generator(tmp_path / "generator.safetensors")
+    assert exported_config == config and exported_config.model.class_names == config.model.class_names
+    z = np.random.default_rng(0).standard_normal((4, 8)).astype(np.float32)
+    label = np.array([0, 7, 7, 119])
+    from ganforge.nets.conditional import images_of
+
+    with torch.no_grad():
+        reference = images_of(ours, torch.from_numpy(z), torch.from_numpy(label))
+        torch.testing.assert_close(images_of(exported, torch.from_numpy(z), torch.from_numpy(label)), reference, rtol=0, atol=0)
+        assert not torch.equal(reference[1], images_of(ours, torch.from_numpy(z[1:2]), torch.tensor([8]))[0])  # the class matters
+    session = ort.InferenceSession(str(tmp_path / "generator.onnx"))
+    assert [i.name for i in session.get_inputs()] == ["z", "label"]
+    np.testing.assert_allclose(session.run(["images"], {"z": z, "label": label})[0], reference.numpy(), rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("family", IMAGE_FAMILIES)
+def test_the_projection_discriminator_adds_the_class_embeddings_dot_product_with_ds_last_features(family):
+    """Miyato & Koyama's projection: D(x, y) = D's logit + <embed(y), phi(x)>, phi(x) what D's logit layer reads;
+    with the embedding at its start (zero) it is the unconditional D, bitwise."""
+    from ganforge.nets.conditional import logit_layer, with_label_plane
+
+    config = _config(family, **{"model.class_names": ["a", "b", "c"]})
+    torch.manual_seed(0)
+    discriminator = build_discriminator(config).eval()
+    inner = discriminator.inner
+    images, labels = torch.rand(4, 3, 32, 32) * 2 - 1, torch.tensor([0, 1, 2, 1])
+    seen = {}
+    logit_layer(inner).register_forward_pre_hook(lambda _, inputs: seen.update(phi=inputs[0].flatten(1)))
+    with torch.no_grad():
+        plain = inner(images)
+        torch.testing.assert_close(discriminator(with_label_plane(images, labels)), plain, rtol=0, atol=0)
+        discriminator.embed.weight.normal_()
+        expected = plain + (discriminator.embed.weight[labels] * seen["phi"]).sum(1, keepdim=True)
+        torch.testing.assert_close(discriminator(with_label_plane(images, labels)), expected)
+    assert seen["phi"].shape[1] == discriminator.embed.weight.shape[1]
+    with pytest.raises(GanforgeError, match="pack"):
+        build_generator(_config(family, **{"model.class_names": ["a", "b"], "remedies.pack": 2}))
