@@ -4,7 +4,8 @@ shipped classifier. Elsewhere (a folder, emoji) each run is scored after all hav
 KID on Inception's features (StyleGAN2-ADA's convention), with precision and recall beside them (a generator that
 copies its training images scores high precision and low recall) and the samples' 2-pixel period (metrics/spectrum.py:
 the dotted texture, measured; the real images' own is printed with the floor); the real images' two halves against
-each other give the floor.
+each other give the floor. A conditional recipe (data.conditional=true) adds its classes' scores: on shapes the share
+of samples the classifier reads as the mode asked for, elsewhere a FID and KID per class.
 
     python bench/side_by_side.py --data shapes --resolution 64 --minutes 30 \\
         --recipe stable-w16 stable model.width=16 --recipe demo demo [--seed 0] [--samples 10000] [--out runs/side]
@@ -43,7 +44,7 @@ def run_one(name: str, preset: str, settings: dict, data: str, resolution: int, 
     if data == "shapes":
         scores = evaluate(run.last_checkpoint, "shapes", ["modes", "fd"], samples, log=lambda *_: None)
         row.update(modes=scores["modes_covered"], high_quality=scores["high_quality"], reverse_kl=scores["reverse_kl"],
-                   fd=scores["fd_shapes"], by_shape=scores.get("shape_modes_covered"))
+                   fd=scores["fd_shapes"], by_shape=scores.get("shape_modes_covered"), accuracy=scores.get("conditional_accuracy"))
     return row
 
 
@@ -77,7 +78,8 @@ def score_on_inception(rows: list[dict], data: str, resolution: int, samples: in
     for row in rows:
         scores = evaluate(row["checkpoint"], data, ["fid", "kid", "pr"], samples, log=quiet)
         row.update(fid=scores["fid"], kid=scores["kid"], precision=scores["precision"], recall=scores["recall"],
-                   samples=scores["samples"], real_samples=scores["real_samples"], dots=two_pixel_period(row["checkpoint"]))
+                   samples=scores["samples"], real_samples=scores["real_samples"], dots=two_pixel_period(row["checkpoint"]),
+                   per_class=scores.get("per_class"))
     real = np.asarray(load_images(DataConfig(source=data), resolution, log=quiet).pixels)
     half = len(real) // 2
     shuffled = real[np.random.default_rng(0).permutation(len(real))]
@@ -90,7 +92,7 @@ def score_on_inception(rows: list[dict], data: str, resolution: int, samples: in
 
 def table(rows: list[dict], shapes: bool) -> str:
     inception = "fid" in rows[0]
-    head = "| recipe | preset + settings | iterations |" + (" modes | high quality | reverse KL | fd_shapes | modes by shape |" if shapes else
+    head = "| recipe | preset + settings | iterations |" + (" modes | high quality | reverse KL | fd_shapes | conditional accuracy | modes by shape |" if shapes else
                                                           " FID | KID x 1000 | precision | recall | 2-px period | grid |" if inception else " grid |")
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for r in rows:
@@ -98,7 +100,8 @@ def table(rows: list[dict], shapes: bool) -> str:
         line = f"| {r['recipe']} | {what} | {r['iterations']:,} |"
         if shapes:
             by_shape = ", ".join(f"{shape} {n}" for shape, n in (r["by_shape"] or {}).items())
-            line += f" {r['modes']}/120 | {100 * r['high_quality']:.1f}% | {r['reverse_kl']:.3f} | {r['fd']:.0f} | {by_shape} |"
+            accuracy = "-" if r["accuracy"] is None else f"{100 * r['accuracy']:.1f}%"
+            line += f" {r['modes']}/120 | {100 * r['high_quality']:.1f}% | {r['reverse_kl']:.3f} | {r['fd']:.0f} | {accuracy} | {by_shape} |"
         elif inception:
             line += f" {r['fid']:.1f} | {1000 * r['kid']:.1f} | {r['precision']:.3f} | {r['recall']:.3f} | {r['dots']:.2f} | {r['grid']} |"
         else:
@@ -134,6 +137,12 @@ def main() -> None:
     for row in rows:
         print(row, flush=True)
     print(table(rows, args.data == "shapes"))
+    for row in rows:
+        if row.get("per_class"):
+            print(f"\n{row['recipe']}, per class (intra-class FID, KID x 1000: each class's samples against its real images)\n"
+                  "| class | real | samples | FID | KID x 1000 |\n|---|---|---|---|---|")
+            for name, c in row["per_class"].items():
+                print(f"| {name} | {c['real']} | {c['samples']} | " + (f"{c['fid']:.1f} | {1000 * c['kid']:.1f} |" if "fid" in c else "- | - |"))
     if args.data != "shapes":
         print(f"\nreal floor: the real images' two halves, {floor['samples']} against {floor['samples']}: FID {floor['fid']:.1f}, "
               f"KID x 1000 {1000 * floor['kid']:.1f}, 2-px period {floor['dots']:.2f}. FID: Inception-v3 2015-12-05, StyleGAN2-ADA's convention; "

@@ -121,12 +121,13 @@ def test_export_to_safetensors_and_onnx_gives_the_runs_generator(family, tmp_pat
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("family", IMAGE_FAMILIES)
-def test_two_gloo_processes_train_what_one_process_with_their_global_batch_trains(family, tmp_path):
+@pytest.mark.parametrize("family, conditional", [(family, False) for family in IMAGE_FAMILIES] + [("dcgan", True)])
+def test_two_gloo_processes_train_what_one_process_with_their_global_batch_trains(family, conditional, tmp_path):
     """torchrun, 2 CPU processes of batch 2 against 1 of batch 4 from the same start (SyncBN where the family
-    has BatchNorm): the same maths up to summation order."""
+    has BatchNorm): the same maths up to summation order; with classes too (each process its shard of the labels)."""
     preset, sizes = FAMILY_RUNS[family]
-    settings = {**SMALL, **sizes, "train.iterations": 2, "train.sync_bn": True, "optim.eps": 1e-2}
+    settings = {**SMALL, **sizes, "train.iterations": 2, "train.sync_bn": True, "optim.eps": 1e-2,
+                **({"data.conditional": True, "data.shapes_size": 240} if conditional else {})}
     train(load_config(preset, overrides=settings), tmp_path / "one", progress=False, log=lambda *_: None)
     command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--standalone", "-m", "ganforge", "train",
                "--preset", preset, "--out", str(tmp_path / "two"), "--no-progress"]
