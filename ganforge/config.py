@@ -212,6 +212,8 @@ class RemedyConfig(_Checked):
     ada_interval: int = 4  # iterations between ADA's adjustments of p
     ada_kimg: float = 100.0  # thousands of images in which ADA's p can go from 0 to 1 (StyleGAN2-ADA: 500)
     minibatch_std: int = 0  # group size of D's minibatch standard-deviation feature (Karras et al. 2018); 0 = off
+    conditioning_rampin: float = 0.0  # a conditional run starts unconditional and takes its classes in linearly over
+    # this many thousand images (Shahbazi et al. 2022, against collapse on small classes); 0 = classes from the start
     pack: int = 1  # PacGAN: D judges `pack` samples at once (Lin et al. 2018)
     d_steps: int = 1  # D's real+fake steps per G step
 
@@ -221,7 +223,7 @@ class RemedyConfig(_Checked):
         if self.ada_kimg <= 0:
             raise GanforgeError(f"remedies.ada_kimg must be positive, not {self.ada_kimg}")
         self._at_least(0, "r1_gamma", "r2_gamma", "gp_weight", "ema_half_life", "ema_rampup", "instance_noise", "instance_noise_anneal",
-                       "minibatch_std")
+                       "minibatch_std", "conditioning_rampin")
         self._within("label_smoothing", 0.0, 1.0, high_open=True)
 
 

@@ -64,10 +64,11 @@ class ConditionalGenerator(nn.Module):
         self.embed = nn.Embedding(num_classes, inner.latent_dim - latent_dim)
         # the data's class frequencies, kept with the weights: a sample drawn without a class is drawn by them
         self.register_buffer("class_counts", torch.ones(num_classes) if class_counts is None else torch.as_tensor(class_counts).float())
+        self.register_buffer("conditioning", torch.ones(()))  # the class's weight: below 1 while a ramp-in takes it in
 
     def forward(self, z_and_label: torch.Tensor) -> torch.Tensor:
         z, labels = z_and_label[:, :-1], z_and_label[:, -1].round().long()
-        images = self.inner(torch.cat([z, self.embed(labels).to(z.dtype)], 1))
+        images = self.inner(torch.cat([z, (self.conditioning * self.embed(labels)).to(z.dtype)], 1))
         return with_label_plane(images, labels)
 
 
@@ -93,6 +94,7 @@ class ProjectionDiscriminator(nn.Module):
         layer = logit_layer(inner)
         self.embed = nn.Embedding(num_classes, _feature_size(layer))
         nn.init.zeros_(self.embed.weight)
+        self.register_buffer("conditioning", torch.ones(()))  # the projection's weight: below 1 while a ramp-in takes it in
         self._features = None
         layer.register_forward_pre_hook(self._keep_features)
 
@@ -104,5 +106,23 @@ class ProjectionDiscriminator(nn.Module):
         out = self.inner(picture, **options)
         logits, rest = (out[0], out[1:]) if isinstance(out, tuple) else (out, ())
         features, self._features = self._features.flatten(1), None
-        projected = logits + (self.embed(labels).to(features.dtype) * features).sum(1, keepdim=True).to(logits.dtype)
+        projected = logits + (self.conditioning * (self.embed(labels).to(features.dtype) * features).sum(1, keepdim=True)).to(logits.dtype)
         return (projected, *rest) if rest else projected
+
+
+class ConditioningRampIn:
+    """Shahbazi et al.'s transition (ICLR 2022): the class's weight in G's input and D's projection rises linearly
+    from 0 to 1 over the first `images` images, so a run on few images per class starts as an unconditional one, which
+    does not collapse, and takes the classes in. A function of the step alone: resuming needs no state."""
+
+    def __init__(self, networks: list[nn.Module], images: float, batch_size: int):
+        self.networks, self.images, self.batch_size = networks, images, batch_size
+
+    def __call__(self, step: int) -> None:
+        weight = min(1.0, step * self.batch_size / self.images)
+        for network in self.networks:
+            network.conditioning.fill_(weight)
+
+
+def no_ramp_in(step: int) -> None:
+    """Classes at full weight from the start (and no classes at all in an unconditional run)."""

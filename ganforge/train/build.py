@@ -7,6 +7,7 @@ from torch.nn.parallel import DistributedDataParallel
 from ..config import Config
 from ..device import resolve_device as device_named
 from ..errors import GanforgeError
+from ..nets.conditional import ConditioningRampIn, no_ramp_in
 from ..nets.registry import build_discriminator, build_generator, family_of
 from .ada import AdaptiveAugmentation, FixedAugmentation
 from .augment import DInput
@@ -103,11 +104,20 @@ def assemble_gan(config: Config, generator: nn.Module, discriminator: nn.Module,
             penalties=penalties(config),
             d_steps=r.d_steps,
             ema=GeneratorEMA(generator, r.ema_half_life, t.batch_size, r.ema_rampup),
+            conditioning_ramp=_conditioning_ramp(config, generator, discriminator, processes),
             scaler_d=torch.amp.GradScaler(device, enabled=loss_scaling),
             scaler_g=torch.amp.GradScaler(device, enabled=loss_scaling),
         )
     except ValueError as exc:
         raise GanforgeError(str(exc)) from exc
+
+
+def _conditioning_ramp(config: Config, generator: nn.Module, discriminator: nn.Module, processes: int):
+    if not config.remedies.conditioning_rampin:
+        return no_ramp_in
+    if not config.model.num_classes:
+        raise ValueError("remedies.conditioning_rampin takes classes in over training: train with --conditional (data.conditional)")
+    return ConditioningRampIn([generator, discriminator], config.remedies.conditioning_rampin * 1000, config.train.batch_size * processes)
 
 
 def build_gan(config: Config, device: torch.device, processes: int = 1) -> GAN:

@@ -97,6 +97,7 @@ def train(config: Config, run_dir: str | Path, *, progress: bool = True, log=pri
             interrupts.check()  # a Ctrl-C during the last iteration stops the run here, between iterations
             set_learning_rate(gan.opt_g, config.optim.lr_g * schedule.factor(step))
             set_learning_rate(gan.opt_d, config.optim.lr_d * schedule.factor(step))
+            gan.conditioning_ramp(step)  # a conditional run's ramp-in of its classes; nothing otherwise
             real, z_fake, z_gen = _batch(step, sampler, images, noise, config, world, device)
             with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
                 stats = iteration(gan, real, z_fake, z_gen, step)

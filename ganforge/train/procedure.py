@@ -12,6 +12,7 @@ from typing import Callable
 import torch
 from torch import nn
 
+from ..nets.conditional import no_ramp_in
 from .ada import AdaptiveAugmentation, FixedAugmentation
 from .ema import GeneratorEMA
 from .objectives import SEED_OBJECTIVE, Loss, Objective, PairedObjective, binary_accuracy
@@ -50,6 +51,7 @@ class GAN:
     judge_reals: Callable = logits_only  # (D, reals) -> (logits, D's own loss on reals: fastgan's reconstruction)
     d_steps: int = 1  # D's real+fake steps per G step; real and z_fake hold d_steps batches
     ema: GeneratorEMA | None = None  # G's weight average, updated after G's step
+    conditioning_ramp: Callable[[int], None] = no_ramp_in  # a conditional run's class weight at each step, set by the loop
     discriminator_local: nn.Module | None = None  # D itself when `discriminator` is a DDP wrapper
     # fp16 loss scaling, one scaler per network (their losses and gradients differ in scale); off otherwise
     scaler_d: torch.amp.GradScaler = field(default_factory=no_loss_scaling)
