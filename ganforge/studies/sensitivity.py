@@ -87,7 +87,7 @@ def recipes() -> list[Recipe]:
     for key in ("d_mode", "g_mode", "bn_momentum", "double_bn", "dense_head"):
         found.append(Recipe(f"seed, {key} switched", "seed", {**SEED_WIDTH, **_SWITCHED[key].switched}))
     found += [Recipe("dcgan", "dcgan", SEED_WIDTH), Recipe("stable", "stable", SEED_WIDTH), Recipe("demo", "demo", {}),
-              Recipe("modern", "modern", R3_SMALL)]
+              Recipe("images", "images", {}), Recipe("modern", "modern", R3_SMALL)]
     return found
 
 

@@ -62,7 +62,7 @@ def test_a_point_sets_ds_rate_and_g_keeps_its_recipes_ratio():
     assert seed.model.width == 16 and seed.model.resolution == 32 and seed.train.iterations == 7
     names = [r.name for r in recipes()]
     assert names == ["seed", "seed, d_mode switched", "seed, g_mode switched", "seed, bn_momentum switched",
-                     "seed, double_bn switched", "seed, dense_head switched", "dcgan", "stable", "demo", "modern"]
+                     "seed, double_bn switched", "seed, dense_head switched", "dcgan", "stable", "demo", "images", "modern"]
     fix = point_config(recipes()[1], point, budget)
     assert fix.train.frozen_d_mode == "training" and fix.train.fakes_g_mode == "inference"  # the collapse fix alone
 
