@@ -105,6 +105,8 @@ class ModelConfig(_Checked):
     dcgan: DCGANConfig = field(default_factory=DCGANConfig)
     fastgan: FastGANConfig = field(default_factory=FastGANConfig)
     r3: R3Config = field(default_factory=R3Config)
+    conditioning: Literal["embed", "batchnorm"] = "embed"  # how a conditional G takes its class: a learned embedding
+    # joined to z (any family), or conditional BatchNorm, a per-class gain and shift after each of G's BatchNorms (BigGAN's)
     class_names: tuple[str, ...] = ()  # set by the run from its data under data.conditional: G takes one of these
     # classes, D projects it; empty = unconditional
 

@@ -11,6 +11,8 @@ The class travels with the data, so that the training procedure stays the uncond
   image), which the augmentation leaves alone and D's wrapper reads and drops.
 `images_of(G, z, labels)` is how anything outside training samples a G, conditional or not.
 """
+import functools
+
 import torch
 from torch import nn
 
@@ -58,18 +60,49 @@ def with_drawn_labels(generator: nn.Module, z: torch.Tensor, noise: torch.Genera
 
 
 class ConditionalGenerator(nn.Module):
-    def __init__(self, inner: nn.Module, num_classes: int, latent_dim: int, class_counts=None):
+    """`how`: "embed", the class's embedding joined to z (the family's G built for the wider input); or "batchnorm",
+    BigGAN's conditional BatchNorm: after each of G's normalization layers, a per-class gain and shift
+    (x (1 + gain[y]) + shift[y], both starting at zero, so a fresh G is the unconditional one)."""
+
+    def __init__(self, inner: nn.Module, num_classes: int, latent_dim: int, class_counts=None, how: str = "embed",
+                 norms: tuple = ()):
         super().__init__()
         self.inner, self.num_classes, self.latent_dim, self.resolution = inner, num_classes, latent_dim, inner.resolution
-        self.embed = nn.Embedding(num_classes, inner.latent_dim - latent_dim)
+        self.embed = nn.Embedding(num_classes, inner.latent_dim - latent_dim) if how == "embed" else None
+        layers = [m for m in inner.modules() if isinstance(m, norms)] if how == "batchnorm" else []
+        if how == "batchnorm" and not layers:
+            raise ValueError("model.conditioning = batchnorm needs a G with BatchNorm; this family has none (use embed)")
+        self.gains = nn.ModuleList(_zero_embedding(num_classes, m.weight.numel()) for m in layers)
+        self.shifts = nn.ModuleList(_zero_embedding(num_classes, m.weight.numel()) for m in layers)
+        for index, layer in enumerate(layers):
+            layer.register_forward_hook(functools.partial(self._class_affine, index))
+        self._labels = None
         # the data's class frequencies, kept with the weights: a sample drawn without a class is drawn by them
         self.register_buffer("class_counts", torch.ones(num_classes) if class_counts is None else torch.as_tensor(class_counts).float())
         self.register_buffer("conditioning", torch.ones(()))  # the class's weight: below 1 while a ramp-in takes it in
 
     def forward(self, z_and_label: torch.Tensor) -> torch.Tensor:
-        z, labels = z_and_label[:, :-1], z_and_label[:, -1].round().long()
-        images = self.inner(torch.cat([z, (self.conditioning * self.embed(labels)).to(z.dtype)], 1))
+        z, labels = z_and_label[:, :-1].contiguous(), z_and_label[:, -1].round().long()
+        if self.embed is not None:
+            z = torch.cat([z, (self.conditioning * self.embed(labels)).to(z.dtype)], 1)
+        self._labels = labels  # for the normalization layers' hooks (conditional BatchNorm)
+        images = self.inner(z)
+        self._labels = None
         return with_label_plane(images, labels)
+
+    def _class_affine(self, index: int, _layer, _inputs, output: torch.Tensor) -> torch.Tensor:
+        if self._labels is None:  # the family's G called on its own: no class
+            return output
+        shape = (len(output), -1) + (1,) * (output.dim() - 2)
+        gain = self.conditioning * self.gains[index](self._labels).view(shape)
+        shift = self.conditioning * self.shifts[index](self._labels).view(shape)
+        return output * (1 + gain.to(output.dtype)) + shift.to(output.dtype)
+
+
+def _zero_embedding(num_classes: int, width: int) -> nn.Embedding:
+    embedding = nn.Embedding(num_classes, width)
+    nn.init.zeros_(embedding.weight)
+    return embedding
 
 
 def logit_layer(discriminator: nn.Module) -> nn.Module:

@@ -158,15 +158,21 @@ def family_of(config) -> Family:
 def build_generator(config) -> nn.Module:
     """G of the config's family with the remedies that change it: BatchNorm dropped, spectral norm; with
     model.num_classes, wrapped to take a class (nets/conditional.py), the family's G reading z and its class embedding."""
-    classes, latent_dim = config.model.num_classes, config.model.latent_dim
+    classes, latent_dim, how = config.model.num_classes, config.model.latent_dim, config.model.conditioning
     if classes:
         _check_conditional(config)
-        config = config.merged({"model.latent_dim": 2 * latent_dim}, "a conditional G")  # z, then the class embedding
+        if how == "embed":
+            config = config.merged({"model.latent_dim": 2 * latent_dim}, "a conditional G")  # z, then the class embedding
     generator = family_of(config).generator(config)
     if not config.remedies.g_batch_norm:
         generator = without_batch_norm(generator)
     generator = with_spectral_norm(generator) if SPECTRAL_NORM[config.remedies.spectral_norm][1] else generator
-    return ConditionalGenerator(generator, classes, latent_dim) if classes else generator
+    if not classes:
+        return generator
+    try:
+        return ConditionalGenerator(generator, classes, latent_dim, how=how, norms=family_of(config).batch_norm)
+    except ValueError as exc:
+        raise GanforgeError(f"model.arch = {config.model.arch!r}: {exc}") from exc
 
 
 def build_discriminator(config) -> nn.Module:

@@ -373,3 +373,25 @@ def test_the_projection_discriminator_adds_the_class_embeddings_dot_product_with
     assert seen["phi"].shape[1] == discriminator.embed.weight.shape[1]
     with pytest.raises(GanforgeError, match="pack"):
         build_generator(_config(family, **{"model.class_names": ["a", "b"], "remedies.pack": 2}))
+
+
+@pytest.mark.parametrize("family", IMAGE_FAMILIES)
+def test_conditional_batchnorm_starts_as_the_familys_g_and_takes_the_class_after_every_batchnorm(family):
+    """model.conditioning = batchnorm: a per-class gain and shift after each of G's BatchNorms (zero at the start: the
+    family's own G, bitwise); a family without BatchNorm (r3) is refused by name."""
+    from ganforge.nets.conditional import attach
+
+    config = _config(family, **{"model.class_names": ["a", "b", "c"], "model.conditioning": "batchnorm"})
+    if not FAMILIES[family].batch_norm:
+        with pytest.raises(GanforgeError, match="needs a G with BatchNorm"):
+            build_generator(config)
+        return
+    generator = build_generator(config).eval()
+    z, labels = torch.randn(3, 8), torch.tensor([0, 1, 2])
+    norms = [m for m in generator.inner.modules() if isinstance(m, FAMILIES[family].batch_norm)]
+    assert len(generator.gains) == len(norms) > 0 and generator.inner.latent_dim == 8  # z alone goes in
+    with torch.no_grad():
+        torch.testing.assert_close(generator(attach(z, labels))[:, :3], generator.inner(z), rtol=0, atol=0)
+        generator.shifts[-1].weight.normal_()
+        moved = generator(attach(z.repeat(3, 1)[:3] * 0 + z[:1], labels))[:, :3]  # one z, three classes
+    assert not torch.equal(moved[0], moved[1]) and not torch.equal(moved[1], moved[2])
