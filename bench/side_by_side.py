@@ -53,12 +53,14 @@ def two_pixel_period(checkpoint: str, count: int = 512) -> float:
     import torch
 
     from ganforge.metrics.spectrum import lattice_peaks
+    from ganforge.nets.conditional import rgb, with_drawn_labels
     from ganforge.sampling.load import load_generator
     from ganforge.viz import to_uint8
 
     generator, config, _ = load_generator(checkpoint)
-    with torch.no_grad():
-        samples = to_uint8(generator(torch.randn(count, config.model.latent_dim, generator=torch.Generator().manual_seed(0))))
+    noise = torch.Generator().manual_seed(0)
+    with torch.no_grad():  # a conditional G: its classes drawn with the data's frequencies
+        samples = to_uint8(rgb(generator(with_drawn_labels(generator, torch.randn(count, config.model.latent_dim, generator=noise), noise))))
     return lattice_peaks(samples)[2]
 
 
