@@ -28,3 +28,25 @@ def test_emoji_glyphs_are_decoded_at_the_seeds_resolution():
     assert pixels.shape == (10, 128, 128, 3)
     # real artwork: colourful, not blank, with the white background where the glyph is transparent
     assert pixels.std() > 30 and (pixels[:, 0, 0] == 255).all()
+
+
+def test_emoji_by_unicode_group_labels_each_glyph_by_the_code_points_that_reach_it():
+    try:
+        font = emoji.find_font()
+    except GanforgeError:
+        missing("fonts-noto-color-emoji is not installed")
+    sequences = emoji.glyph_sequences(font)
+    pixels, labels, names = emoji.make_emoji_groups(16)
+    assert names == sorted(["Activities", "Animals & Nature", "Flags", "Food & Drink", "Objects", "People & Body",
+                            "Smileys & Emotion", "Symbols", "Travel & Places"])
+    assert len(pixels) == len(labels) and 3500 <= len(labels) <= 4500 and np.bincount(labels).min() >= 50
+    # the glyph a code point sequence reaches is labelled by its group: the grinning face, a flag (a ligature)
+    glyph_names = [name for name, _ in emoji.glyph_pngs(font)]
+    reached = {sequence: name for name, sequence in sequences.items()}
+    grinning, afghanistan = reached[(0x1F600,)], reached[(0x1F1E6, 0x1F1EB)]
+    groups = emoji._groups_by_sequence()
+    singles = {key[0]: group for key, group in groups.items() if len(key) == 1}
+    kept = [n for n in glyph_names if emoji.emoji_group_of(sequences.get(n, ()), groups, singles)]  # in a group
+    assert len(kept) == len(labels) and names[labels[kept.index(grinning)]] == "Smileys & Emotion"
+    assert names[labels[kept.index(afghanistan)]] == "Flags"
+    assert reached[(0x1F3FB,)] not in kept  # a skin-tone swatch is no picture of a group
