@@ -73,10 +73,17 @@ def closest_preset(config: dict) -> tuple[str, dict]:
     best = None
     for name in preset_names():
         theirs = flatten(load_config(name).to_dict())
-        differences = {k: v for k, v in mine.items() if theirs.get(k, v) != v}
+        differences = {k: _shown(v) for k, v in mine.items() if theirs.get(k, v) != v and not (v == [] and theirs.get(k) == ())}
         if best is None or len(differences) < len(best[1]):
             best = (name, differences)
     return best
+
+
+def _shown(value):
+    """A long list (a conditional run's class names) as its first few and its length."""
+    if isinstance(value, (list, tuple)) and len(value) > 6:
+        return f"{', '.join(map(str, value[:5]))}, ... ({len(value)} in all)"
+    return value
 
 
 def thin(rows: list[dict], most: int) -> list[dict]:

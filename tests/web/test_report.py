@@ -86,6 +86,8 @@ def test_a_long_run_gives_a_page_of_bounded_size():
 def test_closest_preset_names_what_was_changed():
     config = load_config("stable", overrides={"train.batch_size": 7}).to_dict()
     assert closest_preset(config) == ("stable", {"train.batch_size": 7})
+    classes = load_config("demo", overrides={"model.class_names": [f"c{i}" for i in range(120)]}).to_dict()
+    assert closest_preset(classes) == ("demo", {"model.class_names": "c0, c1, c2, c3, c4, ... (120 in all)"})
 
 
 def test_report_command_on_a_folder_that_is_not_a_run(tmp_path):
