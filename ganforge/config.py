@@ -216,6 +216,8 @@ class RemedyConfig(_Checked):
     minibatch_std: int = 0  # group size of D's minibatch standard-deviation feature (Karras et al. 2018); 0 = off
     conditioning_rampin: float = 0.0  # a conditional run starts unconditional and takes its classes in linearly over
     # this many thousand images (Shahbazi et al. 2022, against collapse on small classes); 0 = classes from the start
+    mode_seeking: float = 0.0  # weight of MSGAN's mode-seeking term in G's loss (Mao et al. 2019): G's batch as pairs,
+    # weight / (mean |G(z1) - G(z2)| / mean |z1 - z2|), against G drawing one picture for many z (in a class); 0 = off
     pack: int = 1  # PacGAN: D judges `pack` samples at once (Lin et al. 2018)
     d_steps: int = 1  # D's real+fake steps per G step
 
@@ -225,7 +227,7 @@ class RemedyConfig(_Checked):
         if self.ada_kimg <= 0:
             raise GanforgeError(f"remedies.ada_kimg must be positive, not {self.ada_kimg}")
         self._at_least(0, "r1_gamma", "r2_gamma", "gp_weight", "ema_half_life", "ema_rampup", "instance_noise", "instance_noise_anneal",
-                       "minibatch_std", "conditioning_rampin")
+                       "minibatch_std", "conditioning_rampin", "mode_seeking")
         self._within("label_smoothing", 0.0, 1.0, high_open=True)
 
 

@@ -14,6 +14,7 @@ from .augment import DInput
 from .distributed import World, synchronize_batch_norm
 from .ema import GeneratorEMA
 from .objectives import make_objective
+from .mode_seeking import ModeSeeking
 from .optim import KerasAdam
 from .penalties import R1, R2, GradientPenalty
 from .procedure import GAN, logits_only, paired_iteration, seed_iteration
@@ -102,6 +103,7 @@ def assemble_gan(config: Config, generator: nn.Module, discriminator: nn.Module,
             augment=augmentation(config, d_input, processes),
             judge_reals=judge_reals(config) or logits_only,
             penalties=penalties(config),
+            g_terms=[ModeSeeking(r.mode_seeking, bool(config.model.num_classes))] if r.mode_seeking else [],
             d_steps=r.d_steps,
             ema=GeneratorEMA(generator, r.ema_half_life, t.batch_size, r.ema_rampup),
             conditioning_ramp=_conditioning_ramp(config, generator, discriminator, processes),

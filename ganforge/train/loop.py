@@ -23,6 +23,7 @@ from .build import PROCEDURES, autocast_dtype, build_gan, check_choices, compile
 from .diagnosis import all_finite
 from .distributed import World, world_from_environment
 from .interrupts import DeferredInterrupts, ForcedInterrupt
+from .mode_seeking import same_classes_in_halves
 from .optim import DecaySchedule, set_learning_rate
 from .recorder import RunRecorder
 from .rollback import Rollbacks
@@ -280,6 +281,8 @@ def _batch(step: int, sampler: EpochSampler, images, noise: torch.Generator, con
         weights = torch.as_tensor(images.classes.counts() if config.data.class_sampling == "data" else [1] * len(images.classes.names))
         fake_labels = world.shard(draw_labels(global_batch * d_steps, weights, noise), d_steps)
         gen_labels = world.shard(draw_labels(global_batch, weights, noise))
+        if config.remedies.mode_seeking:  # its pairs, sample i and i + B/2, share a class
+            gen_labels = same_classes_in_halves(gen_labels)
         real = with_label_plane(real, torch.as_tensor(images.classes.labels[indices.numpy()]))
         z_fake, z_gen = attach(z_fake, fake_labels), attach(z_gen, gen_labels)
     real = real.to(device, non_blocking=True, memory_format=torch.channels_last)

@@ -48,6 +48,7 @@ class GAN:
     d_input: Callable[[torch.Tensor, int], torch.Tensor] = _unchanged  # augmentation / noise before D
     augment: AdaptiveAugmentation | FixedAugmentation = field(default_factory=FixedAugmentation)  # ADA's p, moved by the loop
     penalties: list = field(default_factory=list)  # (D, real, fake, step) -> loss, added to D's fake step
+    g_terms: list = field(default_factory=list)  # (z, fakes) -> loss, added to G's loss (mode seeking)
     judge_reals: Callable = logits_only  # (D, reals) -> (logits, D's own loss on reals: fastgan's reconstruction)
     d_steps: int = 1  # D's real+fake steps per G step; real and z_fake hold d_steps batches
     ema: GeneratorEMA | None = None  # G's weight average, updated after G's step
@@ -109,9 +110,10 @@ def seed_iteration(gan: GAN, real: torch.Tensor, z_fake: torch.Tensor, z_gen: to
     G.train()
     D_local.train(gan.frozen_d_training)
     D_local.requires_grad_(False)  # no weight gradients for the frozen D
-    g_loss = gan.objective.g(D_local(seen_by_d(G(z_gen), step)))
+    fakes = G(z_gen)
+    g_loss = gan.objective.g(D_local(seen_by_d(fakes, step)))
     gan.opt_g.zero_grad(set_to_none=True)
-    _backward_and_step(gan.scaler_g, g_loss, gan.opt_g)
+    _backward_and_step(gan.scaler_g, g_loss + sum(term(z_gen, fakes) for term in gan.g_terms), gan.opt_g)
     D_local.requires_grad_(True)
     gan.ema.update(step)
 
@@ -153,9 +155,10 @@ def paired_iteration(gan: GAN, real: torch.Tensor, z_fake: torch.Tensor, z_gen: 
     D_local.requires_grad_(False)
     with torch.no_grad():
         real_logits_g = D_local(real_seen)
-    g_loss = gan.objective.g(real_logits_g, D_local(seen_by_d(G(z_gen), step)))
+    fakes = G(z_gen)
+    g_loss = gan.objective.g(real_logits_g, D_local(seen_by_d(fakes, step)))
     gan.opt_g.zero_grad(set_to_none=True)
-    _backward_and_step(gan.scaler_g, g_loss, gan.opt_g)
+    _backward_and_step(gan.scaler_g, g_loss + sum(term(z_gen, fakes) for term in gan.g_terms), gan.opt_g)
     D_local.requires_grad_(True)
     gan.ema.update(step)
 
