@@ -105,8 +105,9 @@ class ModelConfig(_Checked):
     dcgan: DCGANConfig = field(default_factory=DCGANConfig)
     fastgan: FastGANConfig = field(default_factory=FastGANConfig)
     r3: R3Config = field(default_factory=R3Config)
-    conditioning: Literal["embed", "batchnorm"] = "embed"  # how a conditional G takes its class: a learned embedding
-    # joined to z (any family), or conditional BatchNorm, a per-class gain and shift after each of G's BatchNorms (BigGAN's)
+    conditioning: Literal["auto", "embed", "batchnorm"] = "auto"  # how a conditional G takes its class: a learned
+    # embedding joined to z (any family), or conditional BatchNorm, a per-class gain and shift after each of G's
+    # BatchNorms (BigGAN's); auto = batchnorm where G has BatchNorm, embed where it has none (r3, g_batch_norm=false)
     class_names: tuple[str, ...] = ()  # set by the run from its data under data.conditional: G takes one of these
     # classes, D projects it; empty = unconditional
 

@@ -93,9 +93,9 @@ class ConditionalGenerator(nn.Module):
     def _class_affine(self, index: int, _layer, _inputs, output: torch.Tensor) -> torch.Tensor:
         if self._labels is None:  # the family's G called on its own: no class
             return output
-        shape = (len(output), -1) + (1,) * (output.dim() - 2)
-        gain = self.conditioning * self.gains[index](self._labels).view(shape)
-        shift = self.conditioning * self.shifts[index](self._labels).view(shape)
+        spread = (1,) * (output.dim() - 2)  # (B, C) -> (B, C, 1, 1), with no batch size fixed (ONNX's export keeps it free)
+        gain = self.conditioning * self.gains[index](self._labels).unflatten(1, (-1, *spread))
+        shift = self.conditioning * self.shifts[index](self._labels).unflatten(1, (-1, *spread))
         return output * (1 + gain.to(output.dtype)) + shift.to(output.dtype)
 
 

@@ -155,10 +155,19 @@ def family_of(config) -> Family:
     return family
 
 
+def conditioning(config) -> str:
+    """How a conditional G takes its class: model.conditioning, where "auto" is conditional BatchNorm for a G that has
+    BatchNorm (on emoji by group it kept each class varied where the embedding collapsed it), the embedding otherwise."""
+    how = config.model.conditioning
+    if how != "auto":
+        return how
+    return "batchnorm" if family_of(config).batch_norm and config.remedies.g_batch_norm else "embed"
+
+
 def build_generator(config) -> nn.Module:
     """G of the config's family with the remedies that change it: BatchNorm dropped, spectral norm; with
     model.num_classes, wrapped to take a class (nets/conditional.py), the family's G reading z and its class embedding."""
-    classes, latent_dim, how = config.model.num_classes, config.model.latent_dim, config.model.conditioning
+    classes, latent_dim, how = config.model.num_classes, config.model.latent_dim, conditioning(config)
     if classes:
         _check_conditional(config)
         if how == "embed":

@@ -345,7 +345,9 @@ def test_every_family_trains_with_classes_resumes_bitwise_and_exports_z_and_labe
     with torch.no_grad():
         reference = images_of(ours, torch.from_numpy(z), torch.from_numpy(label))
         torch.testing.assert_close(images_of(exported, torch.from_numpy(z), torch.from_numpy(label)), reference, rtol=0, atol=0)
-        assert not torch.equal(reference[1], images_of(ours, torch.from_numpy(z[1:2]), torch.tensor([8]))[0])  # the class matters
+        # the class matters (conditional BatchNorm's gains start at zero and move only for the classes trained on)
+        every_class = images_of(ours, torch.from_numpy(z[1:2]).repeat(120, 1), torch.arange(120))
+        assert any(not torch.equal(reference[1], picture) for picture in every_class)
     session = ort.InferenceSession(str(tmp_path / "generator.onnx"))
     assert [i.name for i in session.get_inputs()] == ["z", "label"]
     np.testing.assert_allclose(session.run(["images"], {"z": z, "label": label})[0], reference.numpy(), rtol=0, atol=1e-5)

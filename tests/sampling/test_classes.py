@@ -8,7 +8,8 @@ from ganforge.config import load_config
 from ganforge.train.loop import train
 
 SMALL = {"model.resolution": 32, "model.latent_dim": 8, "model.width": 8, "train.batch_size": 4, "train.iterations": 2,
-         "train.sample_every": 0, "train.diagnose_every": 0, "data.shapes_size": 240, "data.conditional": True}
+         "train.sample_every": 0, "train.diagnose_every": 0, "data.shapes_size": 240, "data.conditional": True,
+         "model.conditioning": "embed"}  # the embedding: two iterations move it enough for classes to differ in uint8
 
 
 @pytest.fixture(scope="module")

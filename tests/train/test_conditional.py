@@ -32,13 +32,16 @@ def test_gs_classes_follow_the_datas_frequencies_or_are_balanced(sampling, expec
     np.testing.assert_allclose(np.bincount(np.array(drawn, dtype=int), minlength=3) / len(drawn), expected, atol=0.02)
 
 
-def test_the_ramp_in_weighs_the_class_from_0_to_1_over_the_images_asked_for():
-    config = load_config("demo", overrides={**SMALL, "remedies.conditioning_rampin": 0.1})  # 100 images: 25 steps of 4
+@pytest.mark.parametrize("how", ["embed", "batchnorm"])
+def test_the_ramp_in_weighs_the_class_from_0_to_1_over_the_images_asked_for(how):
+    config = load_config("demo", overrides={**SMALL, "remedies.conditioning_rampin": 0.1, "model.conditioning": how})  # 100 images: 25 steps of 4
     gan = build_gan(config, torch.device("cpu"))
     z = torch.randn(1, 8).repeat(3, 1)
     images = torch.rand(3, 3, 32, 32) * 2 - 1
     with torch.no_grad():
         gan.discriminator.embed.weight.normal_()
+        for affine in [*gan.generator.gains.parameters(), *gan.generator.shifts.parameters()]:  # conditional BN's start at 0
+            affine.normal_()
         for step, weight in ((0, 0.0), (10, 0.4), (25, 1.0), (40, 1.0)):
             gan.conditioning_ramp(step)
             assert gan.generator.conditioning.item() == gan.discriminator.conditioning.item() == pytest.approx(weight)
@@ -52,3 +55,15 @@ def test_the_ramp_in_weighs_the_class_from_0_to_1_over_the_images_asked_for():
         assert not torch.equal(samples[0], samples[1]) and not torch.equal(judged[0], judged[2])
     with pytest.raises(GanforgeError, match="--conditional"):
         build_gan(load_config("demo", overrides={**SMALL, "model.class_names": [], "remedies.conditioning_rampin": 1}), torch.device("cpu"))
+
+
+@pytest.mark.parametrize("arch, g_batch_norm, expected", [("dcgan", True, "batchnorm"), ("seed", True, "batchnorm"),
+                                                           ("fastgan", True, "batchnorm"), ("r3", True, "embed"),
+                                                           ("dcgan", False, "embed")])
+def test_auto_conditioning_is_conditional_batchnorm_where_g_has_batchnorm_and_the_embedding_elsewhere(arch, g_batch_norm, expected):
+    from ganforge.nets.registry import build_generator
+
+    config = load_config("demo", overrides={**SMALL, "model.arch": arch, "remedies.g_batch_norm": g_batch_norm})
+    assert config.model.conditioning == "auto"
+    generator = build_generator(config)
+    assert (generator.embed is None, len(generator.gains) > 0) == ((True, True) if expected == "batchnorm" else (False, False))
